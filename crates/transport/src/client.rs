@@ -13,9 +13,7 @@ use tracing::{debug, info, warn};
 use xdr::rpc::OpaqueAuth;
 
 use crate::conn::{Conn, Ctx};
-use crate::{
-    ConnState, Connection, IncomingCall, OnConnect, Resolver, RpcConfig, TransportError,
-};
+use crate::{ConnState, Connection, IncomingCall, OnConnect, Resolver, RpcConfig, TransportError};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -238,7 +236,9 @@ impl RpcClient {
     /// reconnects as after any loss.
     pub fn disconnect(&self) {
         if let Some(c) = lock(&self.h.shared.current).clone() {
-            c.fail(TransportError::ConnectionLost("disconnected locally".into()));
+            c.fail(TransportError::ConnectionLost(
+                "disconnected locally".into(),
+            ));
         }
     }
 

@@ -294,7 +294,11 @@ impl Conn {
             .map_err(|_| TransportError::NotConnected)?;
         let res = rx.await;
         drop(guard);
-        res.unwrap_or_else(|_| Err(TransportError::ConnectionLost("reply channel closed".into())))
+        res.unwrap_or_else(|_| {
+            Err(TransportError::ConnectionLost(
+                "reply channel closed".into(),
+            ))
+        })
     }
 
     /// Route one record from the peer. An error means the stream is unusable.
@@ -540,8 +544,9 @@ impl Connection {
 
     /// Tear this connection down; its pending calls fail with `ConnectionLost`.
     pub fn disconnect(&self) {
-        self.conn
-            .fail(TransportError::ConnectionLost("disconnected locally".into()));
+        self.conn.fail(TransportError::ConnectionLost(
+            "disconnected locally".into(),
+        ));
     }
 
     /// Like [`RpcClient::call`](crate::RpcClient::call), on this connection.

@@ -43,7 +43,8 @@ pub use xdr::rpc::{CallHeader, OpaqueAuth, RpcReject};
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Produces the address to connect to; called before every connection attempt.
-pub type Resolver = Arc<dyn Fn() -> BoxFuture<'static, Result<SocketAddr, TransportError>> + Send + Sync>;
+pub type Resolver =
+    Arc<dyn Fn() -> BoxFuture<'static, Result<SocketAddr, TransportError>> + Send + Sync>;
 
 /// Runs on every new connection before the client is declared ready. It may make calls on the
 /// given [`Connection`] (other users' calls still fail with [`TransportError::NotConnected`]);

@@ -113,8 +113,11 @@ pub(crate) async fn write_all_vectored<W: AsyncWrite + Unpin>(
             return wr.flush().await;
         }
         let n = {
-            let slices: Vec<IoSlice<'_>> =
-                chunks.iter().take(MAX_IOV).map(|c| IoSlice::new(c)).collect();
+            let slices: Vec<IoSlice<'_>> = chunks
+                .iter()
+                .take(MAX_IOV)
+                .map(|c| IoSlice::new(c))
+                .collect();
             wr.write_vectored(&slices).await?
         };
         if n == 0 {

@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use transport::{
-    fixed_addr, ConnState, OpaqueAuth, PingConfig, RpcClient, RpcConfig, RpcReject,
-    TransportError,
+    fixed_addr, ConnState, OpaqueAuth, PingConfig, RpcClient, RpcConfig, RpcReject, TransportError,
 };
 use xdr::rpc::AuthGlusterfsV2;
 use xdr::{Decoder, Encoder};
@@ -93,7 +92,10 @@ async fn dump_lists_glusterd_programs() {
                 .any(|p| p == &("Gluster Handshake".to_string(), 14398633, 2)),
             "{progs:?}"
         );
-        assert!(progs.iter().any(|(n, _, _)| n == "Gluster Portmap"), "{progs:?}");
+        assert!(
+            progs.iter().any(|(n, _, _)| n == "Gluster Portmap"),
+            "{progs:?}"
+        );
         assert!(progs
             .iter()
             .any(|(n, num, _)| n == "GF-DUMP" && *num == GLUSTER_DUMP_PROGRAM as u64));
@@ -101,8 +103,15 @@ async fn dump_lists_glusterd_programs() {
     c.shutdown().await;
     assert_eq!(*c.state().borrow(), ConnState::Closed);
     assert!(matches!(
-        c.call(GLUSTER_DUMP_PROGRAM, 1, GF_DUMP_DUMP, &OpaqueAuth::default(), dump_args(0), None)
-            .await,
+        c.call(
+            GLUSTER_DUMP_PROGRAM,
+            1,
+            GF_DUMP_DUMP,
+            &OpaqueAuth::default(),
+            dump_args(0),
+            None
+        )
+        .await,
         Err(TransportError::NotConnected)
     ));
 }
@@ -126,7 +135,14 @@ async fn many_concurrent_calls_all_match() {
             match i % 4 {
                 0 => {
                     let b = c
-                        .call(GLUSTER_DUMP_PROGRAM, 1, GF_DUMP_DUMP, &cred, dump_args(i.into()), None)
+                        .call(
+                            GLUSTER_DUMP_PROGRAM,
+                            1,
+                            GF_DUMP_DUMP,
+                            &cred,
+                            dump_args(i.into()),
+                            None,
+                        )
                         .await
                         .unwrap();
                     let (op_ret, progs) = decode_dump(b);
@@ -136,7 +152,14 @@ async fn many_concurrent_calls_all_match() {
                 1 => {
                     // gf_common_rsp: op_ret, op_errno, xdata<> (empty).
                     let b = c
-                        .call(GLUSTER_DUMP_PROGRAM, 1, GF_DUMP_PING, &cred, Bytes::new(), None)
+                        .call(
+                            GLUSTER_DUMP_PROGRAM,
+                            1,
+                            GF_DUMP_PING,
+                            &cred,
+                            Bytes::new(),
+                            None,
+                        )
                         .await
                         .unwrap();
                     let mut d = Decoder::new(b);
@@ -147,10 +170,20 @@ async fn many_concurrent_calls_all_match() {
                 }
                 2 => {
                     let r = c
-                        .call(GLUSTER_DUMP_PROGRAM, 99, GF_DUMP_DUMP, &cred, dump_args(0), None)
+                        .call(
+                            GLUSTER_DUMP_PROGRAM,
+                            99,
+                            GF_DUMP_DUMP,
+                            &cred,
+                            dump_args(0),
+                            None,
+                        )
                         .await;
                     assert!(
-                        matches!(r, Err(TransportError::Rejected(RpcReject::ProgMismatch { .. }))),
+                        matches!(
+                            r,
+                            Err(TransportError::Rejected(RpcReject::ProgMismatch { .. }))
+                        ),
                         "{r:?}"
                     );
                 }
@@ -195,7 +228,14 @@ async fn pings_keep_a_healthy_connection_up() {
     assert_eq!(*c.state().borrow(), ConnState::Ready);
     assert_eq!(c.connection().unwrap().generation(), gen);
     let b = c
-        .call(GLUSTER_DUMP_PROGRAM, 1, GF_DUMP_DUMP, &gf_cred(), dump_args(0), None)
+        .call(
+            GLUSTER_DUMP_PROGRAM,
+            1,
+            GF_DUMP_DUMP,
+            &gf_cred(),
+            dump_args(0),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(decode_dump(b).0, 0);
