@@ -158,7 +158,8 @@ impl RpcClient {
         self.h.shared.state.subscribe()
     }
 
-    /// Wait until the client is ready (at most `timeout`) and return the ready connection.
+    /// Wait until the client is ready (at most `timeout`) and return the ready connection;
+    /// [`TransportError::NotConnected`] on timeout or once the client is closed.
     pub async fn wait_ready(&self, timeout: Duration) -> Result<Connection, TransportError> {
         let mut rx = self.state();
         let wait = async {
@@ -169,11 +170,11 @@ impl RpcClient {
                             return Ok(c);
                         }
                     }
-                    ConnState::Closed => return Err(TransportError::Shutdown),
+                    ConnState::Closed => return Err(TransportError::NotConnected),
                     _ => {}
                 }
                 if rx.changed().await.is_err() {
-                    return Err(TransportError::Shutdown);
+                    return Err(TransportError::NotConnected);
                 }
             }
         };
@@ -313,7 +314,7 @@ async fn establish(sh: &Shared) -> Result<Arc<Conn>, TransportError> {
 async fn manage(sh: Arc<Shared>, mut conn: Option<Arc<Conn>>) {
     let mut shutdown = sh.shutdown.subscribe();
     let backoff = sh.ctx.cfg.reconnect;
-    let mut delay = backoff.map(|b| b.initial);
+    let mut delay = backoff.map(|b| b.initial.max(Duration::from_millis(1)));
     // `None` (the background start) means: attempt immediately.
     let mut first_attempt_now = conn.is_none();
     loop {
@@ -332,7 +333,7 @@ async fn manage(sh: Arc<Shared>, mut conn: Option<Arc<Conn>>) {
                 break;
             }
             info!(peer = %c.peer(), generation = c.generation(), "RPC connection lost: {why}");
-            delay = backoff.map(|b| b.initial);
+            delay = backoff.map(|b| b.initial.max(Duration::from_millis(1)));
         }
         if !first_attempt_now {
             let (Some(d), Some(b)) = (delay, backoff) else {
@@ -343,7 +344,13 @@ async fn manage(sh: Arc<Shared>, mut conn: Option<Arc<Conn>>) {
                 _ = tokio::time::sleep(d) => {}
                 _ = shutdown.wait_for(|s| *s) => break,
             }
-            delay = Some(d.saturating_mul(2).min(b.max).max(b.initial));
+            // Doubling, capped; a zero `initial` must not spin, hence the 1 ms floor.
+            delay = Some(
+                d.saturating_mul(2)
+                    .min(b.max)
+                    .max(b.initial)
+                    .max(Duration::from_millis(1)),
+            );
         }
         first_attempt_now = false;
         sh.set_state(ConnState::Connecting);

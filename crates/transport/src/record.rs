@@ -18,9 +18,13 @@ pub(crate) const MAX_FRAGMENT: usize = 0x7fff_ffff;
 const READ_CHUNK: usize = 64 * 1024;
 /// Refuse records split into more fragments than this (a peer trickling empty fragments).
 const MAX_FRAGMENTS: usize = 65_536;
+/// Records up to this size are copied out of the read buffer into their own allocation, so that a
+/// caller keeping a small reply (say, an xattr value) does not pin a whole read chunk. Larger ones
+/// (read payloads) are zero-copy slices.
+const COPY_BELOW: usize = 8 * 1024;
 
-/// Reads whole records. Single-fragment records (what GlusterFS sends) are zero-copy slices of the
-/// read buffer; multi-fragment records are joined into one buffer.
+/// Reads whole records. Large single-fragment records (what GlusterFS sends) are zero-copy slices of
+/// the read buffer; small ones are copied out; multi-fragment records are joined into one buffer.
 pub(crate) struct RecordReader<R> {
     rd: R,
     buf: BytesMut,
@@ -82,6 +86,9 @@ impl<R: AsyncRead + Unpin> RecordReader<R> {
             self.buf.advance(4);
             let frag = self.buf.split_to(len);
             match (last, joined.as_mut()) {
+                (true, None) if len <= COPY_BELOW => {
+                    return Ok(Some(Bytes::copy_from_slice(&frag)))
+                }
                 (true, None) => return Ok(Some(frag.freeze())),
                 (last, Some(j)) => {
                     j.extend_from_slice(&frag);

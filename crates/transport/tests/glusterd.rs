@@ -240,3 +240,44 @@ async fn pings_keep_a_healthy_connection_up() {
         .unwrap();
     assert_eq!(decode_dump(b).0, 0);
 }
+
+/// Throughput of small calls on one connection (printed; run with --nocapture).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_throughput() {
+    let c = RpcClient::connect(fixed_addr(glusterd()), None, cfg())
+        .await
+        .unwrap();
+    let n_tasks = 64;
+    let per_task = 150;
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..n_tasks {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            let cred = gf_cred();
+            for _ in 0..per_task {
+                let b = c
+                    .call(
+                        GLUSTER_DUMP_PROGRAM,
+                        1,
+                        GF_DUMP_PING,
+                        &cred,
+                        Bytes::new(),
+                        None,
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(Decoder::new(b).get_i32().unwrap(), 0);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let took = start.elapsed();
+    let n = n_tasks * per_task;
+    eprintln!(
+        "{n} pings to glusterd, {n_tasks} in flight: {took:?} ({:.0} calls/s)",
+        n as f64 / took.as_secs_f64()
+    );
+}

@@ -198,6 +198,7 @@ async fn large_payload_is_written_intact() {
         .collect::<Vec<_>>()
         .into();
     let want: u64 = payload.iter().map(|&b| u64::from(b)).sum();
+    let t = Instant::now();
     let r = c
         .call(
             PROG,
@@ -209,6 +210,10 @@ async fn large_payload_is_written_intact() {
         )
         .await
         .unwrap();
+    eprintln!(
+        "8 MiB payload round trip (debug build, test server): {:?}",
+        t.elapsed()
+    );
     let mut d = Decoder::new(r);
     assert_eq!(d.get_u64().unwrap(), 4 + (8 << 20));
     assert_eq!(
@@ -239,7 +244,7 @@ async fn oversized_record_is_refused_without_allocating() {
         matches!(r, Err(TransportError::RecordTooLarge { len, max }) if len == 1 << 30 && max == 1 << 20),
         "{r:?}"
     );
-    assert!(t.elapsed() < Duration::from_secs(1));
+    assert!(t.elapsed() < Duration::from_millis(1500));
     // The connection was dropped (and, with reconnect off, the client is closed).
     tokio::time::timeout(
         Duration::from_secs(1),
@@ -464,7 +469,7 @@ async fn silent_peer_times_out_the_call() {
     let took = t.elapsed();
     assert!(matches!(r, Err(TransportError::Timeout(_))), "{r:?}");
     assert!(
-        took >= Duration::from_millis(290) && took < Duration::from_secs(1),
+        took >= Duration::from_millis(290) && took < Duration::from_millis(1500),
         "{took:?}"
     );
     // The default call_timeout (2 s in cfg()) applies too.
@@ -506,7 +511,7 @@ async fn ping_timeout_declares_a_silent_peer_dead() {
     let took = t.elapsed();
     assert!(matches!(r, Err(TransportError::PingTimeout)), "{r:?}");
     // Silent from ~0.1 s at the latest; declared dead 0.4 s after the last sign of life.
-    assert!(took < Duration::from_millis(1500), "{took:?}");
+    assert!(took < Duration::from_millis(2500), "{took:?}");
     tokio::time::timeout(
         Duration::from_secs(1),
         st.wait_for(|s| *s == ConnState::Closed),
@@ -698,7 +703,7 @@ async fn connect_errors() {
     )
     .await;
     assert!(matches!(r, Err(TransportError::ConnectTimeout(_))), "{r:?}");
-    assert!(t.elapsed() < Duration::from_secs(1));
+    assert!(t.elapsed() < Duration::from_millis(1500));
     // A failing hook fails the first connect with its own error.
     let (l, addr) = listen().await;
     tokio::spawn(async move {
@@ -738,7 +743,7 @@ async fn connect_errors() {
     )
     .await;
     assert!(matches!(r, Err(TransportError::Handshake(_))), "{r:?}");
-    assert!(t.elapsed() < Duration::from_secs(1));
+    assert!(t.elapsed() < Duration::from_millis(1500));
 }
 
 #[tokio::test]
