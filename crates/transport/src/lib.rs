@@ -49,6 +49,8 @@ pub type Resolver =
 /// Runs on every new connection before the client is declared ready. It may make calls on the
 /// given [`Connection`] (other users' calls still fail with [`TransportError::NotConnected`]);
 /// an error drops the connection (and fails [`RpcClient::connect`] on the first attempt).
+/// Do not capture an [`RpcClient`] of the same client in it: that cycle would keep the client
+/// alive after its last user drops it.
 pub type OnConnect =
     Arc<dyn Fn(Connection) -> BoxFuture<'static, Result<(), TransportError>> + Send + Sync>;
 
