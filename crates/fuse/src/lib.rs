@@ -1,0 +1,186 @@
+//! The FUSE client of gluster-rs: serves a volume graph ([`fop::Subvolume`], usually distribute
+//! over replicate over brick clients) to the kernel FUSE driver, like GlusterFS's
+//! `xlators/mount/fuse` (fuse-bridge.c) does for the C client.
+//!
+//! * Every kernel request becomes a task on the caller's tokio runtime and is answered when its
+//!   fops complete, so the threads reading /dev/fuse never wait for the network and many requests
+//!   are in flight at once (FUSE_ASYNC_READ, parallel dirops, async direct I/O).
+//! * Node ids and `st_ino` are GlusterFS's inode numbers (`gfid_to_ino`, root = 1), stable across
+//!   remounts and equal to what a C-client mount shows.
+//! * Memory stays bounded on long runs: the inode table holds what the kernel holds plus an LRU of
+//!   at most `lru_limit` forgotten inodes; open files and directory read-ahead are per open handle.
+//! * Built on `fuser` 0.18 without libfuse: its `Filesystem` methods take `&self` and its replies
+//!   are `Send`, so a handler hands the reply to a task; it runs several reader threads on cloned
+//!   /dev/fuse fds; the mount itself is ours ([`mount`]) so the fstype reads `fuse.<subtype>`.
+
+mod attr;
+mod caller;
+mod flags;
+mod fs;
+mod inode;
+mod mount;
+mod options;
+mod xattr;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use crate::inode::gfid_to_ino;
+pub use crate::options::FuseOptions;
+
+/// Errors of mounting and running the FUSE client.
+#[derive(Debug, thiserror::Error)]
+pub enum FuseError {
+    #[error("invalid mount option: {0}")]
+    InvalidOption(String),
+    #[error("mount failed: {0}")]
+    Mount(String),
+    #[error("FUSE session: {0}")]
+    Session(String),
+    #[error("logging: {0}")]
+    Logging(String),
+}
+
+/// Counters of a running mount, for monitoring and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MountStats {
+    /// Inodes in the table (root included).
+    pub inodes: usize,
+    /// Of which forgotten by the kernel and kept in the LRU.
+    pub lru_inodes: usize,
+    /// Open files and directories.
+    pub open_handles: usize,
+    /// Requests being served right now.
+    pub in_flight: usize,
+}
+
+/// A mounted volume. Dropping it unmounts.
+pub struct MountHandle {
+    session: Option<fuser::BackgroundSession>,
+    kernel: mount::KernelMount,
+    core: Arc<fs::Core>,
+}
+
+impl std::fmt::Debug for MountHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MountHandle")
+            .field("mountpoint", &self.kernel.mountpoint)
+            .finish()
+    }
+}
+
+/// Mount `volume` at `mountpoint`. Returns once the kernel mount exists and the FUSE handshake is
+/// done; requests are then served by `opts.reader_threads` threads, each request as a task on `rt`.
+pub fn mount(
+    volume: Arc<dyn fop::Subvolume>,
+    mountpoint: &Path,
+    opts: &FuseOptions,
+    rt: tokio::runtime::Handle,
+) -> Result<MountHandle, FuseError> {
+    opts.validate()?;
+    let core = Arc::new(fs::Core::new(volume, opts, rt));
+    let (fd, mut kernel) = mount::mount(mountpoint, opts)?;
+    let mut config = fuser::Config::default();
+    config.n_threads = Some(opts.reader_threads);
+    config.clone_fd = opts.reader_threads > 1;
+    let acl = if opts.allow_other {
+        fuser::SessionACL::All
+    } else {
+        fuser::SessionACL::Owner
+    };
+    let session = fuser::Session::from_fd(fs::GlusterFs::new(core.clone()), fd, acl, config)
+        .and_then(fuser::Session::spawn);
+    let session = match session {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = kernel.unmount();
+            return Err(FuseError::Session(format!("handshake: {e}")));
+        }
+    };
+    tracing::info!(
+        mountpoint = %kernel.mountpoint.display(),
+        fsname = %opts.fs_name,
+        "mounted fuse.{}",
+        opts.subtype
+    );
+    Ok(MountHandle {
+        session: Some(session),
+        kernel,
+        core,
+    })
+}
+
+impl MountHandle {
+    pub fn mountpoint(&self) -> &Path {
+        &self.kernel.mountpoint
+    }
+
+    pub fn stats(&self) -> MountStats {
+        self.core.stats()
+    }
+
+    /// Block until the file system is unmounted (by `umount`, `fusermount3 -u`, or
+    /// [`MountHandle::unmount`] from another handle owner).
+    pub fn wait(mut self) -> Result<(), FuseError> {
+        let res = match self.session.take() {
+            Some(s) => s.join().map_err(|e| FuseError::Session(e.to_string())),
+            None => Ok(()),
+        };
+        let _ = self.kernel.unmount();
+        res
+    }
+
+    /// Unmount and wait for the session threads to finish.
+    pub fn unmount(mut self) -> Result<(), FuseError> {
+        self.kernel.unmount()?;
+        match self.session.take() {
+            Some(s) => s.join().map_err(|e| FuseError::Session(e.to_string())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for MountHandle {
+    fn drop(&mut self) {
+        if let Some(s) = self.session.take() {
+            let _ = self.kernel.unmount();
+            if let Err(e) = s.join() {
+                tracing::warn!(error = %e, "FUSE session ended with an error");
+            }
+        }
+    }
+}
+
+/// Send `tracing` output (and the `log` records of fuser) to `log_file` (appending; `None` or
+/// "-" = stderr) at `level` (GlusterFS names: CRITICAL, ERROR, WARNING, INFO, DEBUG, TRACE, NONE;
+/// or any `tracing` filter directive such as `fuse=debug,info`).
+pub fn init_logging(log_file: Option<&Path>, level: &str) -> Result<(), FuseError> {
+    use tracing_subscriber::EnvFilter;
+    let directive = match level.to_ascii_uppercase().as_str() {
+        "CRITICAL" | "ERROR" => "error".to_string(),
+        "WARNING" | "WARN" => "warn".to_string(),
+        "INFO" => "info".to_string(),
+        "DEBUG" => "debug".to_string(),
+        "TRACE" => "trace".to_string(),
+        "NONE" => "off".to_string(),
+        _ => level.to_string(),
+    };
+    let filter =
+        EnvFilter::try_new(&directive).map_err(|e| FuseError::Logging(format!("{level}: {e}")))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let res = match log_file {
+        Some(p) if p != Path::new("-") => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|e| FuseError::Logging(format!("{}: {e}", p.display())))?;
+            builder
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .try_init()
+        }
+        _ => builder.with_writer(std::io::stderr).try_init(),
+    };
+    res.map_err(|e| FuseError::Logging(e.to_string()))
+}
