@@ -114,7 +114,7 @@ cbk_message! {
 /// A decoded callback.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Callback {
-    CacheInvalidation(CacheInvalidationReq),
+    CacheInvalidation(Box<CacheInvalidationReq>),
     InodelkContention(InodelkContentionReq),
     EntrylkContention(EntrylkContentionReq),
     RecallLease(RecallLeaseReq),
@@ -132,7 +132,9 @@ impl Callback {
     /// Decode the body of a callback-program call with procedure `proc_num`.
     pub fn decode(proc_num: u32, body: Bytes) -> Result<Callback, ProtoError> {
         Ok(match proc_num {
-            cbk::CACHE_INVALIDATION => Callback::CacheInvalidation(Body::decode_body(body)?),
+            cbk::CACHE_INVALIDATION => {
+                Callback::CacheInvalidation(Box::new(Body::decode_body(body)?))
+            }
             cbk::INODELK_CONTENTION => Callback::InodelkContention(Body::decode_body(body)?),
             cbk::ENTRYLK_CONTENTION => Callback::EntrylkContention(Body::decode_body(body)?),
             cbk::RECALL_LEASE => Callback::RecallLease(Body::decode_body(body)?),

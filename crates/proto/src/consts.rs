@@ -124,8 +124,8 @@ pub mod lock {
     /// else becomes 0, as the C code leaves `gf_type` at 0).
     pub fn gf_type_from_fcntl(l_type: i32) -> u32 {
         match l_type {
-            x if x == libc::F_WRLCK as i32 => GF_LK_F_WRLCK,
-            x if x == libc::F_UNLCK as i32 => GF_LK_F_UNLCK,
+            libc::F_WRLCK => GF_LK_F_WRLCK,
+            libc::F_UNLCK => GF_LK_F_UNLCK,
             _ => GF_LK_F_RDLCK,
         }
     }
@@ -227,7 +227,7 @@ mod tests {
         assert_eq!(gf_cmd_from_fcntl(libc::F_SETLKW), Some(GF_LK_SETLKW));
         assert_eq!(gf_cmd_from_fcntl(libc::F_GETLK), Some(GF_LK_GETLK));
         assert_eq!(gf_cmd_from_fcntl(9999), None);
-        assert_eq!(gf_type_from_fcntl(libc::F_WRLCK as i32), GF_LK_F_WRLCK);
-        assert_eq!(gf_type_from_fcntl(libc::F_UNLCK as i32), GF_LK_F_UNLCK);
+        assert_eq!(gf_type_from_fcntl(libc::F_WRLCK), GF_LK_F_WRLCK);
+        assert_eq!(gf_type_from_fcntl(libc::F_UNLCK), GF_LK_F_UNLCK);
     }
 }

@@ -258,9 +258,17 @@ fn parse_c_int(s: &str) -> Option<i128> {
 }
 
 /// An ordered dictionary: string keys, typed values. See the module docs for the formats.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Clone, PartialEq, Default)]
 pub struct Dict {
     pairs: Vec<(String, DictValue)>,
+}
+
+impl std::fmt::Debug for Dict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.pairs.iter().map(|(k, v)| (k, v)))
+            .finish()
+    }
 }
 
 impl Dict {

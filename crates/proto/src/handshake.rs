@@ -70,6 +70,7 @@ fn put_i32(v: &i32, e: &mut Encoder) {
 fn put_u32(v: &u32, e: &mut Encoder) {
     e.put_u32(*v)
 }
+#[allow(clippy::ptr_arg)] // the member type is String
 fn put_str(v: &String, e: &mut Encoder) {
     e.put_string(v)
 }
@@ -115,7 +116,7 @@ impl SetvolumeRsp {
     }
     /// `child_up`: whether the brick's translator stack is up (true when absent, as in C).
     pub fn child_up(&self) -> bool {
-        self.dict.get_u64("child_up").map_or(true, |v| v != 0)
+        !matches!(self.dict.get_u64("child_up"), Some(0))
     }
     pub fn volume_id(&self) -> Option<&str> {
         self.dict.get_str("volume-id")
