@@ -67,8 +67,12 @@ Options (-o, comma separated; those of GlusterFS 10's mount.glusterfs):
   halo-max-latency=N  halo-max-replicas=N  halo-min-replicas=N  oom-score-adj=N
   ro  rw  acl  selinux  worm  aux-gfid-mount  no-root-squash=BOOL  root-squash=BOOL
   [no]dev  [no]exec  [no]suid  [no]atime  [no]relatime  [no]strictatime  [no]diratime
-  [no]lazytime  auto_unmount  context=CTX fscontext= defcontext= rootcontext=  fuse-mountopts=O
+  [no]lazytime ([no]lazyatime)  auto_unmount  context=CTX fscontext= defcontext= rootcontext=  fuse-mountopts=O
   auto  noauto  _netdev  nofail  defaults  x-* (ignored)
+Accepted for compatibility, no effect (a warning is printed): async sync dirsync mand nomand
+  silent loud iversion noiversion mem-accounting thin-client global-threading event-history
+  fuse-flush-handle-interrupt fuse-setlk-handle-interrupt fuse-handle-copy_file_range
+  volfile-check fuse-dev-eperm-ratelimit-ns volume-name process-name io-engine dump-fuse
 gluster-rs options:
   first-ack=BOOL       acknowledge replicated writes when the first replica has them
   connect-timeout=S    time one volfile server gets to answer (default 10)
