@@ -33,6 +33,17 @@
 //! pieces, handed out starting at the subvolume picked by the hash of the
 //! directory's path.
 //!
+//! # Limits
+//!
+//! * Custom `rsync-hash-regex`/`extra-hash-regex` patterns are not
+//!   compiled ([`HashOptions::from_volume_options`] rejects them); supply
+//!   an equivalent [`NameMunger`].
+//! * The default regex's result depends on the C client's locale for
+//!   names that are not valid UTF-8 ([`RegexLocale`]).
+//! * [`dm_hash`] matches C clients built where `char` is signed (x86_64).
+//! * Rebalance's fix-layout (`dht_fix_layout_of_directory`, with its
+//!   overlap maximisation) is not implemented, only new-directory layouts.
+//!
 //! Checked against GlusterFS 10.3: hash vectors from `libglusterfs.so.0`
 //! (`tests/data/`), and placement of real files by the C FUSE client
 //! (`tests/real_volume.rs`).
