@@ -101,10 +101,20 @@ async fn mgmt_call<C: Call>(server: &Server, req: C) -> Result<C::Reply, ClientE
 
 /// Fetch the client volfile of `volume` from one glusterd.
 pub async fn getspec(server: &Server, volume: &str) -> Result<String, ClientError> {
+    // As mount.glusterfs's client does: key `/VOLUME`, the servers-list flag, and the op-version
+    // range this client speaks (glusterfsd-mgmt.c `glusterfs_volfile_fetch_one`).
+    let mut xdata = Dict::new();
+    xdata.set_str("min-op-version", "1");
+    xdata.set_str("max-op-version", "100000");
+    let key = if volume.starts_with('/') {
+        volume.to_string()
+    } else {
+        format!("/{volume}")
+    };
     let req = GetspecReq {
-        flags: 0,
-        key: volume.to_string(),
-        xdata: Dict::new(),
+        flags: 1,
+        key,
+        xdata,
     };
     let rsp: GetspecRsp = mgmt_call(server, req).await?;
     if rsp.op_ret < 0 {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-pub use proto::{Dict, Flock, Gfid, Iatt, Statfs};
+pub use proto::{Dict, DictValue, Flock, Gfid, Iatt, Statfs};
 
 /// An errno-carrying failure of a file operation, as every layer reports it upward. The FUSE edge and
 /// the CLI turn it into the errno or message the user sees.
