@@ -163,6 +163,9 @@ pub struct OpEntry {
     pub bricks: Vec<String>,
     /// GiB this operation adds (expand).
     pub size: i64,
+    /// Expansion by growing bricks in place: (brick id, new size KiB).
+    #[serde(default)]
+    pub grow: Vec<(String, u64)>,
 }
 
 /// The database.

@@ -697,6 +697,78 @@ impl Executor {
         Ok(())
     }
 
+    /// Give the brick's health-check file a block of its own.
+    ///
+    /// GlusterFS's posix health check rewrites `.glusterfs/health_check`
+    /// every 30 s (`posix_fs_health_check` in posix-helpers.c) and takes the
+    /// brick down when that fails. On a brick file system that is full
+    /// (which is how a volume's size is enforced here), creating that file
+    /// fails with ENOSPC while rewriting an existing one in place works
+    /// (O_TRUNC frees its block first). Making the file early keeps a full
+    /// brick up, answering ENOSPC to writes instead of going offline.
+    pub async fn brick_prime_health_check(
+        &self,
+        host: &str,
+        b: &BrickLayout,
+    ) -> Result<(), ExecError> {
+        let dir = format!("{}/.glusterfs", b.brick_path());
+        self.sh(host, &["mkdir", "-p", &dir]).await?;
+        let file = format!("{dir}/health_check");
+        self.sh(host, &["fallocate", "-l", "4096", &file])
+            .await
+            .map(|_| ())
+    }
+
+    /// Grow a brick's file system to `new_kib` (idempotent): enlarge the
+    /// image (and refresh its loop device) or extend the thin pool and thin
+    /// LV, then `xfs_growfs` the mounted file system.
+    pub async fn brick_grow(
+        &self,
+        host: &str,
+        b: &BrickLayout,
+        new_kib: u64,
+    ) -> Result<(), ExecError> {
+        let grown = BrickLayout {
+            size_kib: new_kib,
+            ..b.clone()
+        };
+        match b.kind {
+            DeviceKind::Directory => {
+                let img = b.image();
+                self.sh(host, &["truncate", "-s", &format!("{new_kib}K"), &img])
+                    .await?;
+                let j = self.sh(host, &["losetup", "-j", &img]).await?;
+                for dev in j
+                    .lines()
+                    .filter_map(|l| l.split(':').next())
+                    .filter(|d| d.starts_with("/dev/"))
+                {
+                    self.sh(host, &["losetup", "-c", dev]).await?;
+                }
+            }
+            DeviceKind::Block => {
+                let tp_kib = (new_kib as f64 * (b.tp_kib as f64 / b.size_kib.max(1) as f64)) as u64;
+                for (lv, size) in [
+                    (format!("{}/tp_{}", b.vg(), b.brick_id), tp_kib),
+                    (format!("{}/brick_{}", b.vg(), b.brick_id), new_kib),
+                ] {
+                    match self
+                        .sh(host, &["lvextend", "-qq", "-L", &format!("{size}K"), &lv])
+                        .await
+                    {
+                        Ok(_) => {}
+                        Err(ExecError::Failed { msg, .. })
+                            if msg.contains("matches existing size") => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+        self.sh(host, &["xfs_growfs", &grown.mount_dir])
+            .await
+            .map(|_| ())
+    }
+
     /// Mount an existing brick again (after a reboot); no-op if mounted.
     pub async fn brick_remount(&self, host: &str, b: &BrickLayout) -> Result<bool, ExecError> {
         if self.is_mounted(host, &b.mount_dir).await {

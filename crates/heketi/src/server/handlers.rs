@@ -867,6 +867,73 @@ fn alloc_message(e: &AllocError) -> String {
     }
 }
 
+/// Expansion by growing every brick in place, when all their devices are
+/// online and have room (and bricks stay within the maximum brick size):
+/// reserves the space and returns (brick, new size) pairs; `None` when the
+/// volume must get new bricks instead.
+fn grow_in_place(
+    app: &AppRef,
+    w: &Writer,
+    v: &VolumeEntry,
+    expand_gib: i64,
+) -> Result<Option<Vec<(String, u64)>>, HttpError> {
+    let sets = (v.bricks.len() / v.set_size().max(1)).max(1) as u64;
+    let delta = expand_gib as u64 * GIB_KIB / data_bricks(v) / sets;
+    if delta == 0 || v.bricks.is_empty() {
+        return Ok(None);
+    }
+    let mut devices: std::collections::BTreeMap<String, DeviceEntry> = Default::default();
+    let mut plan = Vec::new();
+    let mut extra: std::collections::BTreeMap<String, u64> = Default::default();
+    for bid in &v.bricks {
+        let b = w.brick(bid)?;
+        let new_size = b.layout.size_kib + delta;
+        if new_size > app.limits.brick_max_kib {
+            return Ok(None);
+        }
+        if !devices.contains_key(&b.device) {
+            let d = w.device(&b.device)?;
+            let n = w.node(&d.node)?;
+            if d.state != EntryState::Online || n.state != EntryState::Online {
+                return Ok(None);
+            }
+            devices.insert(d.id.clone(), d);
+        }
+        let factor = if v.snapshot.enable {
+            v.snapshot.factor
+        } else {
+            1.0
+        };
+        let l = &b.layout;
+        let grown = BrickLayout::new(
+            l.kind,
+            &l.device_name,
+            &l.device_id,
+            &l.brick_id,
+            new_size,
+            factor,
+            l.gid,
+            &app.exec.mounts_dir,
+        );
+        *extra.entry(b.device.clone()).or_default() +=
+            grown.total_kib().saturating_sub(l.total_kib());
+        plan.push((bid.clone(), new_size));
+    }
+    for (did, need) in &extra {
+        match devices.get(did) {
+            Some(d) if d.free() >= *need => {}
+            _ => return Ok(None),
+        }
+    }
+    for (did, need) in extra {
+        if let Some(d) = devices.get_mut(&did) {
+            d.used += need;
+            w.put_device(d)?;
+        }
+    }
+    Ok(Some(plan))
+}
+
 pub async fn volume_create(State(app): State<AppRef>, body: Bytes) -> HResult {
     let mut req: VolumeCreateRequest = parse(&body)?;
     validate_volume_create(&mut req)?;
@@ -904,6 +971,7 @@ pub async fn volume_create(State(app): State<AppRef>, body: Bytes) -> HResult {
         volume: v.id.clone(),
         bricks: Vec::new(),
         size: req.size,
+        grow: Vec::new(),
     };
     let op = app.db.update(|w| {
         let mut clusters = w.clusters()?;
@@ -1060,19 +1128,25 @@ pub async fn volume_expand(
             )));
         }
         let c = w.cluster(&v.cluster)?;
-        let ids = allocate_bricks(&app, w, &v, &c, req.expand_size).map_err(|e| {
-            HttpError::internal(format!(
-                "Failed to allocate volume expansion: {}",
-                alloc_message(&e)
-            ))
-        })?;
-        let op = OpEntry {
+        let mut op = OpEntry {
             id: new_id(),
             kind: OpKind::VolumeExpand,
             volume: v.id.clone(),
-            bricks: ids,
+            bricks: Vec::new(),
             size: req.expand_size,
+            grow: Vec::new(),
         };
+        match grow_in_place(&app, w, &v, req.expand_size)? {
+            Some(grow) => op.grow = grow,
+            None => {
+                op.bricks = allocate_bricks(&app, w, &v, &c, req.expand_size).map_err(|e| {
+                    HttpError::internal(format!(
+                        "Failed to allocate volume expansion: {}",
+                        alloc_message(&e)
+                    ))
+                })?;
+            }
+        }
         v.pending = Some(op.id.clone());
         w.put_volume(&v)?;
         w.put_op(&op)?;
@@ -1106,6 +1180,7 @@ pub async fn volume_delete(State(app): State<AppRef>, Path(id): Path<String>) ->
             volume: v.id.clone(),
             bricks: Vec::new(),
             size: 0,
+            grow: Vec::new(),
         };
         v.pending = Some(op.id.clone());
         w.put_volume(&v)?;

@@ -316,6 +316,15 @@ async fn create_bricks(app: &AppRef, bricks: &[Placed]) -> Result<(), String> {
     Ok(())
 }
 
+/// See `Executor::brick_prime_health_check`; failures are only logged.
+async fn prime_health_checks(app: &AppRef, bricks: &[&Placed]) {
+    for b in bricks {
+        if let Err(e) = app.exec.brick_prime_health_check(&b.host, &b.layout).await {
+            tracing::warn!("health-check file of brick {}: {e}", b.layout.brick_id);
+        }
+    }
+}
+
 async fn destroy_bricks(app: &AppRef, bricks: &[Placed]) -> Vec<String> {
     let mut errs = Vec::new();
     for b in bricks {
@@ -401,6 +410,7 @@ async fn volume_create_inner(app: &AppRef, op: &OpEntry) -> OpResult {
             .await
     };
     res.map_err(ex_err)?;
+    prime_health_checks(app, &bricks.iter().collect::<Vec<_>>()).await;
     app.db
         .update(|w| {
             let mut v = w.volume(&op.volume)?;
@@ -451,6 +461,9 @@ async fn rollback_create(app: &AppRef, op: &OpEntry) -> OpResult {
 
 pub async fn volume_expand(app: &AppRef, op: &OpEntry) -> OpResult {
     let _g = app.op_lock.lock().await;
+    if !op.grow.is_empty() {
+        return grow_volume(app, op).await;
+    }
     let r = volume_expand_inner(app, op).await;
     if let Err(e) = &r {
         tracing::error!("volume expand failed, rolling back: {e}");
@@ -472,6 +485,88 @@ async fn volume_expand_inner(app: &AppRef, op: &OpEntry) -> OpResult {
         .volume_expand(&host, &v.name, gluster_type(&v), &names)
         .await
         .map_err(ex_err)?;
+    prime_health_checks(app, &bricks.iter().collect::<Vec<_>>()).await;
+    commit_expand(app, op)
+}
+
+/// The layout of a brick grown to `new_kib`.
+fn grown_layout(app: &AppRef, v: &VolumeEntry, l: &BrickLayout, new_kib: u64) -> BrickLayout {
+    let factor = if v.snapshot.enable {
+        v.snapshot.factor
+    } else {
+        1.0
+    };
+    BrickLayout::new(
+        l.kind,
+        &l.device_name,
+        &l.device_id,
+        &l.brick_id,
+        new_kib,
+        factor,
+        l.gid,
+        &app.exec.mounts_dir,
+    )
+}
+
+/// Expansion by growing bricks in place. Each grown brick is recorded at
+/// once, so the database always matches the bricks; on failure the space
+/// reserved for bricks not grown is given back and the volume keeps its
+/// size. Idempotent, so recovery simply runs it again.
+async fn grow_volume(app: &AppRef, op: &OpEntry) -> OpResult {
+    let v = app
+        .db
+        .read()
+        .and_then(|r| r.volume(&op.volume))
+        .map_err(db_err)?;
+    let mut failure: Option<String> = None;
+    for (bid, new_kib) in &op.grow {
+        let p = match app.db.read().and_then(|r| placed(&r, bid, app)) {
+            Ok(p) => p,
+            Err(e) => {
+                failure = Some(db_err(e));
+                break;
+            }
+        };
+        if p.layout.size_kib >= *new_kib {
+            continue;
+        }
+        if let Err(e) = app.exec.brick_grow(&p.host, &p.layout, *new_kib).await {
+            failure = Some(ex_err(e));
+            break;
+        }
+        let grown = grown_layout(app, &v, &p.layout, *new_kib);
+        app.db
+            .update(|w| {
+                let mut b = w.brick(bid)?;
+                b.layout = grown.clone();
+                w.put_brick(&b)
+            })
+            .map_err(db_err)?;
+    }
+    if let Some(e) = failure {
+        app.db
+            .update(|w| {
+                for (bid, new_kib) in &op.grow {
+                    let Ok(b) = w.brick(bid) else { continue };
+                    if b.layout.size_kib >= *new_kib {
+                        continue;
+                    }
+                    let grown = grown_layout(app, &v, &b.layout, *new_kib);
+                    if let Ok(mut d) = w.device(&b.device) {
+                        d.used = d
+                            .used
+                            .saturating_sub(grown.total_kib().saturating_sub(b.layout.total_kib()));
+                        w.put_device(&d)?;
+                    }
+                }
+                let mut v = w.volume(&op.volume)?;
+                v.pending = None;
+                w.put_volume(&v)?;
+                w.del_op(&op.id)
+            })
+            .map_err(db_err)?;
+        return Err(format!("volume expansion failed: {e}"));
+    }
     commit_expand(app, op)
 }
 
@@ -668,6 +763,7 @@ async fn replace_brick(app: &AppRef, brick_id: &str) -> OpResult {
         undo_new(app);
         return Err(ex_err(e));
     }
+    prime_health_checks(app, &[&new_p]).await;
     if let Err(e) = app.exec.brick_destroy(&old_p.host, &old_p.layout).await {
         tracing::error!("Error destroying old brick {}: {e}", old.id);
     }
@@ -737,6 +833,9 @@ pub async fn recover(app: &AppRef) {
 }
 
 async fn recover_expand(app: &AppRef, op: &OpEntry) -> OpResult {
+    if !op.grow.is_empty() {
+        return grow_volume(app, op).await;
+    }
     let (v, bricks) = load(app, op)?;
     let host = gluster_host(app, &v.cluster).await?;
     let info = app
