@@ -669,3 +669,66 @@ fn fd_operations() {
         assert_eq!(reply.status(), Ok(0), "{name}");
     }
 }
+
+/// Callbacks from a second capture (two C FUSE mounts of a replica-3 volume `protocb` with
+/// cache invalidation on; see tests/data/README.md). Bricks send them as calls; nobody replies.
+fn callback(name: &str) -> (CallHeader, Bytes, proto::callback::Callback) {
+    let mut d = Decoder::new(load(name));
+    let h = CallHeader::decode(&mut d).unwrap();
+    assert_eq!((h.prog, h.vers), (procs::CBK_PROGRAM, procs::CBK_VERSION));
+    let body = d.rest();
+    let cb = proto::callback::Callback::decode(h.proc_num, body.clone()).unwrap();
+    (h, body, cb)
+}
+
+#[test]
+fn callbacks() {
+    use proto::callback::Callback;
+    use proto::consts::upcall;
+    const F: &str = "725e66f7-c0a5-44ad-8321-e18fa487a9e4"; // the file both mounts wrote
+
+    let (h, body, cb) = callback("cbk_cache_invalidation_chmod");
+    assert_eq!(h.proc_num, procs::cbk::CACHE_INVALIDATION);
+    let Callback::CacheInvalidation(c) = cb else {
+        panic!("{cb:?}")
+    };
+    assert_eq!(c.to_body(), body);
+    assert_eq!(c.gfid().unwrap(), gfid(F));
+    assert_eq!(c.event_type, upcall::CACHE_INVALIDATION);
+    assert_eq!(c.expire_time_attr, 600); // features.cache-invalidation-timeout
+    // chmod: attribute flags plus UP_XATTR.
+    let want = upcall::UP_MODE
+        | upcall::UP_OWN
+        | upcall::UP_SIZE
+        | upcall::UP_TIMES
+        | upcall::UP_PERM
+        | upcall::UP_XATTR;
+    assert_eq!(c.flags, want);
+    let stat = proto::Iatt::from(&c.stat);
+    assert_eq!(stat.gfid, gfid(F));
+    assert!(stat.is_reg());
+    assert_eq!(stat.perm(), 0o600);
+    assert!(c.xdata.is_empty());
+
+    let (_, body, cb) = callback("cbk_cache_invalidation_write");
+    let Callback::CacheInvalidation(c) = cb else {
+        panic!("{cb:?}")
+    };
+    assert_eq!(c.to_body(), body);
+    assert_eq!(c.flags, upcall::UP_SIZE | upcall::UP_TIMES);
+    assert_eq!(c.gfid().unwrap(), gfid(F));
+
+    let (h, body, cb) = callback("cbk_inodelk_contention");
+    assert_eq!(h.proc_num, procs::cbk::INODELK_CONTENTION);
+    assert_eq!(h.cred.flavor, xdr::rpc::AUTH_NULL);
+    let Callback::InodelkContention(c) = cb else {
+        panic!("{cb:?}")
+    };
+    assert_eq!(c.to_body(), body);
+    assert_eq!(c.gfid, gfid(F));
+    assert_eq!(c.domain, "protocb-replicate-0");
+    assert_eq!(c.flock.l_type, libc::F_WRLCK as u32);
+    assert_eq!((c.flock.start, c.flock.len), (0, 0));
+    assert!(c.pid > 0);
+    assert!(c.xdata.is_empty());
+}

@@ -9,6 +9,11 @@
 Reassembles each TCP direction, strips ONC RPC record marking (RFC 5531 section 11) and writes
 one file per chosen RPC message: the whole record (RPC header included) as hex, after a comment
 line saying where it came from.
+
+    python3 extract_fixtures.py --callbacks /tmp/cbsegs.tsv .
+
+does the same for the callback capture described in README.md (server-to-client calls of the
+callback program; the client sends no replies to them).
 """
 import struct
 import sys
@@ -65,7 +70,27 @@ def records(path):
     return out
 
 
+# Callback capture: fixture name -> frame number of the callback call.
+CBK_PICKS = {'cbk_cache_invalidation_chmod': 316, 'cbk_cache_invalidation_write': 350,
+             'cbk_inodelk_contention': 597}
+
+
+def callbacks(segs, outdir):
+    for frame, stream, rec in records(segs):
+        for name, want in CBK_PICKS.items():
+            if frame == want:
+                prog, vers, proc = struct.unpack('>III', rec[12:24])
+                with open('%s/%s.hex' % (outdir, name), 'w') as f:
+                    f.write('# callback capture frame %d, tcp stream %s, prog %d vers %d proc %d call\n'
+                            % (frame, stream, prog, vers, proc))
+                    h = rec.hex()
+                    for i in range(0, len(h), 64):
+                        f.write(h[i:i + 64] + '\n')
+
+
 def main():
+    if sys.argv[1] == '--callbacks':
+        return callbacks(sys.argv[2], sys.argv[3])
     recs = records(sys.argv[1])
     outdir = sys.argv[2]
     calls, replies = {}, {}
