@@ -212,8 +212,10 @@ pub fn brick_xattr(path: &Path, name: &str) -> Option<String> {
     if !ok {
         return None;
     }
-    out.lines()
-        .find_map(|l| l.split_once('=').map(|(_, v)| v.trim_start_matches("0x").to_string()))
+    out.lines().find_map(|l| {
+        l.split_once('=')
+            .map(|(_, v)| v.trim_start_matches("0x").to_string())
+    })
 }
 
 /// The gfid of a file on a brick, as a uuid string.
