@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# test.sh — the whole gluster-rs test suite, as root on Debian 12: installs what the tests need,
+# starts glusterd, checks formatting and lints, then runs every test (unit, property, and the
+# integration tests against real glusterd, bricks, kernel FUSE mounts and the C client).
+#
+# Usage: sudo scripts/test.sh        (the README's test command; .ci/run runs it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install.sh
+# shellcheck disable=SC1091
+[ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== build (release binaries used by mount tests)"
+cargo build --release --workspace --bins
+bash scripts/install-mount-helper.sh
+echo "== cargo test"
+# Integration tests create and destroy their own volumes and mounts; two at a time keep the
+# 2-core machine responsive.
+cargo test --workspace -- --test-threads=2
