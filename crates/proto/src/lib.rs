@@ -23,37 +23,39 @@
 //! # Sending a call and reading its reply
 //!
 //! Every request type implements [`Call`] (program, version, procedure, reply type) and [`Body`].
-//! An RPC record is `CallHeader` (from `xdr::rpc`) followed by [`Body::encode_xdr`]'s output and,
-//! for a WRITE, [`Body::payload`] appended raw (no length, no padding):
+//! A call record is an RPC `CallHeader` (from `xdr::rpc`), the XDR arguments
+//! ([`Body::encode_xdr`]) and, for a WRITE, the data ([`Body::payload`]) appended raw (no length,
+//! no padding). [`encode_call`] builds the first two and hands back the payload so a transport
+//! can write it without copying. A reply record is a `ReplyHeader` and the body, READ data
+//! included: [`decode_reply`] (or `<Req as Call>::Reply::decode_body(rest_after_header)`).
+//! [`OpStatus::status`] / [`OpStatus::into_result`] turn `op_ret`/`op_errno` into
+//! `Result<_, Errno>`.
 //!
 //! ```
-//! use proto::{fops::LookupReq, Body, Call, Dict, DictValue, Gfid};
-//! use xdr::{rpc::{CallHeader, OpaqueAuth}, Encoder};
+//! use bytes::Bytes;
+//! use proto::fops::{LookupReq, LookupRsp};
+//! use proto::{auth::AuthGlusterfsV3, Body, Call, Dict, DictValue, Gfid, OpStatus};
 //!
 //! let req = LookupReq {
 //!     pargfid: Gfid::ROOT,
-//!     bname: "dir".into(),
+//!     bname: Bytes::from_static(b"dir"),
 //!     xdata: Some(Dict::new().with("gfid-req", DictValue::Gfuuid(Gfid::from_random_bytes([7; 16])))),
 //!     ..Default::default()
 //! };
-//! let mut e = Encoder::new();
-//! e.put(&CallHeader {
-//!     xid: 1,
-//!     prog: LookupReq::PROGRAM,
-//!     vers: LookupReq::VERSION,
-//!     proc_num: LookupReq::PROC,
-//!     cred: OpaqueAuth::default(),
-//!     verf: OpaqueAuth::default(),
-//! });
-//! req.encode_xdr(&mut e);
-//! assert!(req.payload().is_none());
+//! let cred = AuthGlusterfsV3 { pid: 42, lk_owner: AuthGlusterfsV3::pid_lk_owner(42), ..Default::default() };
+//! let (head, payload) = proto::encode_call(1, cred.to_auth(), &req);
+//! assert!(payload.is_none() && head.len() > 100);
+//! // ... send `head` as one record, read the reply record into `record`, then:
+//! # let mut e = xdr::Encoder::new();
+//! # xdr::rpc::ReplyHeader::encode_success(1, &mut e);
+//! # LookupRsp { op_ret: -1, op_errno: 2, ..Default::default() }.encode_xdr(&mut e);
+//! # let record = e.freeze();
+//! let (xid, reply): (u32, <LookupReq as Call>::Reply) = proto::decode_reply(record).unwrap();
+//! assert_eq!((xid, reply.status()), (1, Err(proto::Errno::ENOENT)));
 //! ```
 //!
-//! A reply record is `ReplyHeader` followed by the body: decode it with
-//! `<Req as Call>::Reply::decode_body(rest)` (the rest of the record after the header, including
-//! any READ data), then [`OpStatus::status`] / [`OpStatus::into_result`] turn `op_ret`/`op_errno`
-//! into `Result<_, Errno>`. READ data is [`fops::ReadRsp::data`]; WRITE data is
-//! [`fops::WriteReq::data`].
+//! Callbacks (server-to-client calls on a brick connection): [`decode_call`], then
+//! [`callback::Callback::decode`] with the header's procedure number.
 
 pub mod auth;
 pub mod callback;
@@ -66,6 +68,7 @@ mod gfid;
 pub mod handshake;
 mod iatt;
 pub mod procs;
+mod record;
 mod wire;
 
 pub use dict::{Dict, DictValue};
@@ -73,8 +76,10 @@ pub use errno::Errno;
 pub use flock::Flock;
 pub use gfid::Gfid;
 pub use iatt::{iatt_flags, mode, GfIatt, IaType, Iatt, MdataIatt, Statfs, IATTX_XDR_SIZE};
+pub use record::{decode_call, decode_reply, encode_call};
 pub use wire::{Body, Call, OpStatus, MAX_DIRENTS, MAX_FIELD, MAX_LK_OWNER, MAX_PROGS, MAX_SPEC};
 
+use xdr::rpc::RpcReject;
 use xdr::XdrError;
 
 /// Everything that can go wrong turning bytes into messages.
@@ -83,6 +88,9 @@ pub enum ProtoError {
     /// Malformed, truncated or oversized XDR (including limits on counts and lengths).
     #[error(transparent)]
     Xdr(#[from] XdrError),
+    /// The server did not run the call (RPC-level rejection, from the reply header).
+    #[error("RPC call rejected: {0}")]
+    Rpc(#[from] RpcReject),
     #[error("invalid GFID {0:?}")]
     BadGfid(String),
 }

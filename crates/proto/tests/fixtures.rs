@@ -696,7 +696,7 @@ fn callbacks() {
     assert_eq!(c.gfid().unwrap(), gfid(F));
     assert_eq!(c.event_type, upcall::CACHE_INVALIDATION);
     assert_eq!(c.expire_time_attr, 600); // features.cache-invalidation-timeout
-    // chmod: attribute flags plus UP_XATTR.
+                                         // chmod: attribute flags plus UP_XATTR.
     let want = upcall::UP_MODE
         | upcall::UP_OWN
         | upcall::UP_SIZE
