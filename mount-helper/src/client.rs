@@ -73,12 +73,14 @@ pub trait Client {
     /// A live FUSE mount (for gluster-rs: `fuse::MountHandle`).
     type Session;
 
-    /// Fetch the volfile `target.volfile_id` from `target.server` and build the client graph.
-    /// Runs on the daemon's runtime, cut off after `target.timeout`.
+    /// Fetch the volfile `target.volfile_id` from `target.server` only (the helper does the
+    /// fail-over) and build the client graph, bricks connected. Runs on the daemon's runtime
+    /// (`block_on`), cut off after `target.timeout`, which covers the whole attempt.
     ///
     /// Return [`Error::ServerUnreachable`] when this server did not answer (the helper tries the
-    /// next one), [`Error::VolumeUnavailable`] when it answered that the volume does not exist,
-    /// is not started or may not be mounted (the helper stops), any other error to stop too.
+    /// next one), [`Error::VolumeUnavailable`] when it answered but the volume cannot be mounted:
+    /// it does not exist, is not started, access is refused, no brick came up (the helper stops:
+    /// another server of the pool would say the same); any other error stops too.
     fn connect(
         &mut self,
         target: &VolfileTarget<'_>,
@@ -86,8 +88,9 @@ pub trait Client {
     ) -> impl Future<Output = Result<Self::Volume, Error>>;
 
     /// Mount `volume` with FUSE on `plan.mountpoint` (options: `plan.options`, kernel flags
-    /// `plan.options.kernel_mount_options()`, source name `plan.fsname`) and return once the
-    /// kernel mount exists and requests are being served.
+    /// `plan.options.kernel.mount_flags()`, source name `plan.fsname`) and return once the
+    /// kernel mount exists and requests are being served. Dropping the session must unmount
+    /// (the helper drops it if the new mount does not answer a stat).
     fn mount(
         &mut self,
         rt: &Runtime,

@@ -74,8 +74,9 @@ Accepted for compatibility, no effect (a warning is printed): async sync dirsync
   fuse-flush-handle-interrupt fuse-setlk-handle-interrupt fuse-handle-copy_file_range
   volfile-check fuse-dev-eperm-ratelimit-ns volume-name process-name io-engine dump-fuse
 gluster-rs options:
-  first-ack=BOOL       acknowledge replicated writes when the first replica has them
-  connect-timeout=S    time one volfile server gets to answer (default 10)
+  first-ack=BOOL       acknowledge a replicated write when the first replica has it (on, the
+                       client default) or only when all up replicas have it (off)
+  connect-timeout=S    time one volfile server gets to deliver a usable volume (default 30)
   mount-timeout=S      time mount waits for a usable mount (default: servers x connect-timeout + 30)
   worker-threads=N     client runtime threads
   allow-overmount      mount over an existing gluster mount

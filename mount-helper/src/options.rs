@@ -127,7 +127,33 @@ pub struct KernelOptions {
 }
 
 impl KernelOptions {
-    /// The kernel mount options as strings, in a fixed order (`ro` is not included).
+    /// Only the mount(2) flag words (nodev, nosuid, noexec, the atime mode, nodiratime,
+    /// lazytime), in a fixed order: what goes into the FUSE mount's flags. `ro`, `auto_unmount`,
+    /// SELinux contexts and `fuse-mountopts` are separate fields.
+    pub fn mount_flags(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        for (on, name) in [
+            (self.nodev, "nodev"),
+            (self.nosuid, "nosuid"),
+            (self.noexec, "noexec"),
+        ] {
+            if on {
+                v.push(name);
+            }
+        }
+        if let Some(a) = self.atime {
+            v.push(a.as_str());
+        }
+        if self.nodiratime {
+            v.push("nodiratime");
+        }
+        if self.lazytime {
+            v.push("lazytime");
+        }
+        v
+    }
+
+    /// All kernel-side options as strings, in a fixed order (`ro` is not included).
     pub fn to_strings(&self) -> Vec<String> {
         let mut v = Vec::new();
         for (on, name) in [
@@ -208,8 +234,9 @@ pub struct IgnoredOption {
     pub reason: &'static str,
 }
 
-/// Default time for one volfile server to answer before the next one is tried.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time one volfile server gets to deliver a usable volume (volfile fetched, graph built,
+/// bricks connected) before the next server is tried.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Everything `-o` can say. `None` / `false` means "not given": the client uses its own default.
 #[derive(Debug, Clone, PartialEq)]
@@ -278,9 +305,11 @@ pub struct MountOptions {
 
     // ---- gluster-rs's own
     /// `first-ack=on|off`: acknowledge a replicated write when the first replica has it (on) or
-    /// only when all up replicas have it (off, the default, as AFR).
-    pub first_ack: bool,
-    /// `connect-timeout=SECONDS`: how long one volfile server gets to answer (default 10).
+    /// only when all up replicas have it (off, as GlusterFS's AFR).
+    /// `None`: the client's default (first ack on).
+    pub first_ack: Option<bool>,
+    /// `connect-timeout=SECONDS`: how long one volfile server gets to deliver a usable volume
+    /// (volfile fetched, graph built, bricks connected) before the next is tried (default 30).
     pub connect_timeout: Duration,
     /// `mount-timeout=SECONDS`: how long mount waits for the client to be ready; default derived
     /// from the number of servers (see [`crate::MountPlan::mount_timeout`]).
@@ -335,7 +364,7 @@ impl Default for MountOptions {
             xlator_options: Vec::new(),
             fstab: FstabHints::default(),
             oom_score_adj: None,
-            first_ack: false,
+            first_ack: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             mount_timeout: None,
             worker_threads: None,
@@ -807,7 +836,7 @@ impl MountOptions {
             }
 
             // ---------------------------------------------------------------- gluster-rs's own
-            "first-ack" => self.first_ack = boolean(key, value)?,
+            "first-ack" => self.first_ack = Some(boolean(key, value)?),
             "connect-timeout" => self.connect_timeout = positive_seconds(key, value)?,
             "mount-timeout" => self.mount_timeout = Some(positive_seconds(key, value)?),
             "worker-threads" => {

@@ -38,7 +38,8 @@ fn empty_and_defaults() {
     assert_eq!(o, MountOptions::default());
     assert_eq!(o.fetch_attempts, 1);
     assert_eq!(o.log_level, LogLevel::Info);
-    assert_eq!(o.connect_timeout, Duration::from_secs(10));
+    assert_eq!(o.connect_timeout, Duration::from_secs(30));
+    assert_eq!(o.first_ack, None);
     assert!(!o.read_only);
     // Stray commas are tolerated.
     assert_eq!(ok(",,ro,"), ok("ro"));
@@ -347,8 +348,8 @@ fn booleans() {
     assert_eq!(ok("fopen-keep-cache").fopen_keep_cache, Some(true));
     assert_eq!(ok("fopen-keep-cache=off").fopen_keep_cache, Some(false));
     refused("fopen-keep-cache=2", "fopen-keep-cache");
-    assert!(ok("first-ack=on").first_ack);
-    assert!(!ok("first-ack=on,first-ack=off").first_ack);
+    assert_eq!(ok("first-ack=on").first_ack, Some(true));
+    assert_eq!(ok("first-ack=on,first-ack=off").first_ack, Some(false));
     refused("first-ack", "first-ack");
     refused("first-ack=all", "first-ack");
     assert!(ok("no-root-squash=yes").no_root_squash);
@@ -614,7 +615,7 @@ fn everything_at_once() {
              xlator-option=a.b=c,nodev,nosuid,noexec,noatime,auto_unmount,auto,_netdev,nofail,x-foo,\
              first-ack=on";
     let o = ok(s);
-    assert!(o.read_only && o.acl && o.selinux && o.first_ack);
+    assert!(o.read_only && o.acl && o.selinux && o.first_ack == Some(true));
     assert_eq!(o.backupvolfile_server.as_deref(), Some("old"));
     assert_eq!(o.fetch_attempts, 2);
     assert_eq!(o.negative_timeout, Some(Duration::from_millis(100)));

@@ -314,7 +314,7 @@ fn plan_log_file_and_timeouts() {
         Path::new("/"),
     );
     assert_eq!(p.log_file, PathBuf::from("/var/log/gluster-rs/mnt-g.log"));
-    assert_eq!(p.mount_timeout(), Duration::from_secs(10 + 30));
+    assert_eq!(p.mount_timeout(), Duration::from_secs(30 + 30));
     assert_eq!(p.fsname, "h:/v");
 
     let p = MountPlan::new(
