@@ -155,16 +155,16 @@ pub fn run_to(args: BenchArgs, out: &mut dyn Write) -> Result<Report, BenchError
             )))
         }
         Target::Local(dir) => {
-            let fs = LocalFs::new(&dir).map_err(|source| BenchError::Target {
+            let fs = LocalFs::new(&dir).map_err(|error| BenchError::Target {
                 path: dir.display().to_string(),
-                source,
+                error,
             })?;
             let _signals = SignalGuard::install();
             bench_fs(&fs, &cfg, ui)?
         }
     };
     let text = if args.json {
-        let mut j = report.to_json()?;
+        let mut j = report.to_json().map_err(BenchError::Json)?;
         j.push('\n');
         j
     } else {

@@ -29,9 +29,9 @@ impl Ui {
         }
         let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
         let template = if timed {
-            "{prefix:<22} [{bar:30}] {msg} {elapsed}/{duration}"
+            "{prefix:<22} [{bar:30}] {msg}, {elapsed}/{duration}"
         } else {
-            "{prefix:<22} [{bar:30}] {pos}/{len} {per_sec} {eta}"
+            "{prefix:<22} [{bar:30}] {pos}/{len} ops, eta {eta}"
         };
         if let Ok(style) = ProgressStyle::with_template(template) {
             pb.set_style(style.progress_chars("=> "));

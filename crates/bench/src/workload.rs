@@ -318,9 +318,9 @@ pub fn run_workload<F: BenchFs>(
 ) -> Result<WorkloadResult, BenchError> {
     cfg.validate()?;
     let full = format!("{}/{}", fs.describe().trim_end_matches('/'), dir);
-    fs.mkdir(dir).map_err(|source| BenchError::Setup {
+    fs.mkdir(dir).map_err(|error| BenchError::Setup {
         path: full.clone(),
-        source,
+        error,
     })?;
     let mut guard = Cleanup {
         fs,
@@ -343,8 +343,16 @@ pub fn run_workload<F: BenchFs>(
     let seconds = t0.elapsed().as_secs_f64();
     guard.armed = false;
     let cleaned = crate::fs::remove_tree(fs, dir);
-    let phases = result?;
-    cleaned.map_err(|source| BenchError::Cleanup { path: full, source })?;
+    let phases = match (result, cleaned) {
+        (Ok(p), Ok(())) => p,
+        (Ok(_), Err(error)) => return Err(BenchError::Cleanup { path: full, error }),
+        (Err(e), Ok(())) => return Err(e),
+        (Err(e), Err(c)) => {
+            // The run's error is the one to return; the leftover directory still deserves a word.
+            eprintln!("warning: could not remove {full}: {c}");
+            return Err(e);
+        }
+    };
     let notes = w.notes.into_inner().unwrap_or_else(|p| p.into_inner());
     Ok(WorkloadResult {
         phases,
@@ -410,7 +418,7 @@ impl<F: BenchFs> Workload<'_, F> {
 
     fn io(&self, op: &'static str, rel: &str) -> impl FnOnce(io::Error) -> BenchError {
         let path = self.shown(rel);
-        move |source| BenchError::Io { op, path, source }
+        move |error| BenchError::Io { op, path, error }
     }
 
     fn note(&self, n: String) {

@@ -268,6 +268,7 @@ struct Faulty {
     fail_stat_at: Option<u64>,
     stats: AtomicU64,
     corrupt_reads: bool,
+    refuse_direct: bool,
 }
 
 struct FaultyFile {
@@ -287,6 +288,9 @@ impl BenchFs for Faulty {
         self.inner.rmdir(p)
     }
     fn open(&self, p: &str, how: OpenHow) -> io::Result<FaultyFile> {
+        if how.direct && self.refuse_direct {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
         Ok(FaultyFile {
             inner: self.inner.open(p, how)?,
             corrupt: self.corrupt_reads,
@@ -339,6 +343,7 @@ fn faulty(dir: &Path, fail_stat_at: Option<u64>, corrupt_reads: bool) -> Faulty 
         fail_stat_at,
         stats: AtomicU64::new(0),
         corrupt_reads,
+        refuse_direct: false,
     }
 }
 
@@ -369,5 +374,31 @@ fn wrong_data_read_back_is_detected() {
         }
         other => panic!("expected a data check failure, got {other}"),
     }
+    assert!(d.entries().is_empty());
+}
+
+#[test]
+fn refused_o_direct_falls_back_with_a_note() {
+    let d = TmpDir::new("nodirect");
+    let fs = Faulty {
+        refuse_direct: true,
+        ..faulty(&d.0, None, false)
+    };
+    let r = bench::bench_fs(&fs, &small_cfg(), Ui::hidden()).unwrap();
+    let random: Vec<_> = r
+        .phases
+        .iter()
+        .filter(|p| matches!(p.phase, bench::Phase::RandRead | bench::Phase::RandWrite))
+        .collect();
+    assert_eq!(random.len(), 2);
+    for p in random {
+        assert_eq!(p.direct_io, Some(false));
+        assert!(p.ops > 0);
+    }
+    assert_eq!(r.notes.len(), 1, "{:?}", r.notes);
+    assert!(r.notes[0].contains("refused O_DIRECT"), "{:?}", r.notes);
+    assert!(r
+        .to_table()
+        .contains("note: the file system refused O_DIRECT"));
     assert!(d.entries().is_empty());
 }
