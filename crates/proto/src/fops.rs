@@ -535,7 +535,9 @@ message! {
     ReaddirReq { gfid: Gfid, fd: i64, offset: u64, size: u32, xdata: Option<Dict> }
 }
 message! {
-    /// `gfx_inodelk_req`: `volume` is the lock domain (e.g. `ref-replicate-0`).
+    /// `gfx_inodelk_req`: `volume` is the lock domain (e.g. `ref-replicate-0`). The lock's owner is
+    /// the call credential's `lk_owner` (the locks translator uses `frame->root->lk_owner`), not
+    /// `flock.owner`; the same holds for FINODELK, ENTRYLK and FENTRYLK.
     InodelkReq { gfid: Gfid, cmd: u32, lk_type: u32, flock: Flock, volume: String, xdata: Option<Dict> }
 }
 message! {
