@@ -440,16 +440,18 @@ impl<F: BenchFs> Workload<'_, F> {
             } else {
                 Phase::BigWrite.title()
             };
-            let out = self.run_phase(title, blocks * threads, None, |t, rec| {
+            let out = self.run_phase(title, blocks.saturating_mul(threads), None, |t, rec| {
                 self.write_big(t, rec)
             })?;
             if !cfg.skip_big {
                 phases.push(PhaseReport::new(Phase::BigWrite, &out, None));
                 self.drop_caches((0..cfg.threads).map(|t| self.big(t)).collect())?;
-                let out =
-                    self.run_phase(Phase::BigRead.title(), blocks * threads, None, |t, rec| {
-                        self.read_big(t, rec)
-                    })?;
+                let out = self.run_phase(
+                    Phase::BigRead.title(),
+                    blocks.saturating_mul(threads),
+                    None,
+                    |t, rec| self.read_big(t, rec),
+                )?;
                 phases.push(PhaseReport::new(Phase::BigRead, &out, None));
             }
         }
@@ -457,7 +459,7 @@ impl<F: BenchFs> Workload<'_, F> {
             for (phase, write) in [(Phase::RandRead, false), (Phase::RandWrite, true)] {
                 self.drop_caches((0..cfg.threads).map(|t| self.big(t)).collect())?;
                 let (len, timed) = match cfg.random {
-                    RandomLimit::Ops(n) => (n * threads, None),
+                    RandomLimit::Ops(n) => (n.saturating_mul(threads), None),
                     RandomLimit::Time(d) => (d.as_millis() as u64, Some(d)),
                 };
                 let out = self.run_phase(phase.title(), len, timed, |t, rec| {
@@ -477,7 +479,7 @@ impl<F: BenchFs> Workload<'_, F> {
                 let d = self.small_dir(t);
                 self.fs.mkdir(&d).map_err(self.io("mkdir", &d))?;
             }
-            let total = cfg.small_files * threads;
+            let total = cfg.small_files.saturating_mul(threads);
             let out = self.run_phase(Phase::SmallCreate.title(), total, None, |t, rec| {
                 self.small_create(t, rec)
             })?;
