@@ -3,7 +3,7 @@
 //! Layouts: rpc/xdr/src/glusterfs4-xdr.x (`gfx_*_req`, `gfx_*_rsp`); member order here is wire
 //! order. How the C client fills each request: xlators/protocol/client/src/client-common.c
 //! (`client_pre_*_v2`); which reply type each procedure gets: the `client4_0_*_cbk` functions of
-//! xlators/protocol/client/src/client-rpc-fops_v2.c. Every [`Call`] impl below names the pairing.
+//! xlators/protocol/client/src/client-rpc-fops_v2.c. Every [`Call`](crate::Call) impl below names the pairing.
 //!
 //! Things the C client does that callers of this crate should copy:
 //! * `xdata: None` is the NULL dict; LOOKUP without xdata is sent as an empty dict (the request is
@@ -291,7 +291,7 @@ impl XdrDecode for ReaddirRsp {
 }
 
 /// `gfx_readdirp_rsp` (decoded like `xdr_gfx_readdirp_rsp_custom`). At most
-/// [`MAX_DIRENTS`](crate::wire::MAX_DIRENTS) entries are accepted.
+/// [`MAX_DIRENTS`] entries are accepted.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReaddirpRsp {
     pub op_ret: i32,
