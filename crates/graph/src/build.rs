@@ -38,6 +38,10 @@ pub fn build_node(
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect();
+            if let Some(sub) = &opts.subdir {
+                let sub = format!("/{}", sub.trim_matches('/'));
+                cfg.options.push(("subdir-mount".to_string(), sub));
+            }
             let b = BrickClient::new(cfg);
             bricks.push(b.clone());
             Ok(b)
@@ -60,9 +64,53 @@ pub fn build_node(
             };
             Ok(Arc::new(Dht::new(d.name.clone(), children, dopts)))
         }
-        Node::Replicate(r) => Err(GraphError::Unsupported(format!(
-            "{}: cluster/replicate is not wired into the graph yet",
-            r.name
-        ))),
+        Node::Replicate(r) => {
+            // Children: brick clients report their connection state (and carry the lock
+            // contention callbacks); anything else is used through the fop interface only.
+            let mut children = Vec::with_capacity(r.children.len());
+            let mut pumps = Vec::new();
+            for (i, c) in r.children.iter().enumerate() {
+                let before = bricks.len();
+                let sub = build_node(c, server, opts, bricks)?;
+                match (c, bricks.get(before)) {
+                    (Node::Client(_), Some(b)) if bricks.len() == before + 1 => {
+                        if let Some(rx) = b.take_incoming() {
+                            pumps.push((i, rx));
+                        }
+                        children.push(afr::Child::brick(b.clone()));
+                    }
+                    _ => children.push(afr::Child::new(sub, None)),
+                }
+            }
+            let mut aopts = afr::AfrOptions::new(r.pending_xattrs.clone());
+            aopts.pending_keys.truncate(r.children.len());
+            aopts.quorum = match r.quorum {
+                volfile::Quorum::None => afr::QuorumPolicy::None,
+                volfile::Quorum::Auto => afr::QuorumPolicy::Auto,
+                volfile::Quorum::Fixed(n) => afr::QuorumPolicy::fixed(n as usize),
+            };
+            aopts.first_ack = opts.first_ack;
+            let bad = |e: volfile::VolfileError| GraphError::BadOption(format!("{}: {e}", r.name));
+            aopts.eager_lock = r.bool_option_or("eager-lock", true).map_err(bad)?;
+            aopts.optimistic_change_log = r
+                .bool_option_or("optimistic-change-log", true)
+                .map_err(bad)?;
+            aopts.ensure_durability = r.bool_option_or("ensure-durability", true).map_err(bad)?;
+            aopts.granular_entry_heal = r
+                .bool_option_or("granular-entry-heal", false)
+                .map_err(bad)?;
+            if let Some(v) = r.options.get("post-op-delay-secs") {
+                let secs = volfile::parse_uint(v).ok_or_else(|| {
+                    GraphError::BadOption(format!("{}: post-op-delay-secs {v}", r.name))
+                })?;
+                aopts.post_op_delay = Duration::from_secs(secs);
+            }
+            let afr = afr::Afr::new(r.name.clone(), children, aopts)
+                .map_err(|e| GraphError::BadOption(e.to_string()))?;
+            for (i, rx) in pumps {
+                afr.spawn_callback_pump(i, rx);
+            }
+            Ok(Arc::new(afr))
+        }
     }
 }

@@ -1,0 +1,56 @@
+//! Sending changelog updates (pre-op, post-op, new-entry marks): xattrop `GF_XATTROP_ADD_ARRAY` on
+//! an inode by GFID, on a set of bricks in parallel (afr-transaction.c `afr_changelog_do`).
+
+use fop::{Caller, FopError, Gfid, Loc, XattropOp};
+use futures::future::join_all;
+
+use crate::changelog::{xattrop_dict, BrickMarkers, Counters};
+use crate::{timeout_err, Inner};
+
+/// Add `delta` (per brick's pending key) and `dirty` to the markers of `gfid` on the bricks in
+/// `on`. Returns, per brick, the resulting markers (None where not sent).
+pub async fn xattrop(
+    inner: &Inner,
+    c: &Caller,
+    gfid: Gfid,
+    on: &[bool],
+    delta: &[Counters],
+    dirty: Option<Counters>,
+) -> Vec<Option<fop::Result<BrickMarkers>>> {
+    let dict = xattrop_dict(&inner.opts.pending_keys, delta, dirty);
+    let wait = inner.opts.wait_timeout;
+    let futs = inner.children.iter().enumerate().map(|(i, sub)| {
+        let dict = &dict;
+        let send = on.get(i).copied().unwrap_or(false);
+        async move {
+            if !send {
+                return None;
+            }
+            let r = tokio::time::timeout(
+                wait,
+                sub.xattrop(c, &Loc::gfid(gfid), XattropOp::AddArray, dict),
+            )
+            .await
+            .unwrap_or_else(|_| Err(timeout_err("xattrop", wait)))
+            .map(|d| BrickMarkers::from_dict(&d, &inner.opts.pending_keys));
+            if let Err(e) = &r {
+                tracing::debug!(afr = %inner.name, child = i, %gfid, error = %e, "xattrop failed");
+            }
+            Some(r)
+        }
+    });
+    join_all(futs).await
+}
+
+/// Bricks where an xattrop succeeded.
+pub fn succeeded(r: &[Option<fop::Result<BrickMarkers>>]) -> Vec<bool> {
+    r.iter().map(|x| matches!(x, Some(Ok(_)))).collect()
+}
+
+/// The first error among the replies.
+pub fn first_error(r: &[Option<fop::Result<BrickMarkers>>]) -> Option<FopError> {
+    r.iter().find_map(|x| match x {
+        Some(Err(e)) => Some(e.clone()),
+        _ => None,
+    })
+}

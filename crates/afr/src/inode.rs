@@ -1,0 +1,659 @@
+//! Per-inode state: the cached readable set, the eager-lock *epoch* of data transactions, and the
+//! writes still running on some brick (first ack).
+//!
+//! An epoch is AFR's eager lock with delayed post-op (afr-transaction.c `__afr_eager_lock_handle`,
+//! `afr_changelog_post_op`, `afr_delayed_changelog_wake_up_cbk`): taken by the first data
+//! operation (inodelk + pre-op), joined by the following ones, and released (post-op + unlock) when
+//! idle for `post_op_delay`, on contention, after a brick failed, or on flush/release.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use bytes::Bytes;
+use fop::{Caller, Fd, FopError, Gfid};
+use tokio::sync::{watch, Notify, Semaphore};
+
+use crate::changelog::{post_op_blame, Counters, Readable, TxnType};
+use crate::changelog_io::{succeeded, xattrop};
+use crate::lock::{self, Lockee};
+use crate::{timeout_err, Inner};
+
+/// The state of one brick's part of a background write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrickOp {
+    NotSent,
+    Pending,
+    Ok,
+    Failed,
+}
+
+/// A write (or other data modification) that some brick has not answered yet.
+pub struct Inflight {
+    pub id: u64,
+    pub epoch: u64,
+    pub start: u64,
+    /// Exclusive end; `u64::MAX` for "everything".
+    pub end: u64,
+    pub bricks: Vec<watch::Sender<BrickOp>>,
+}
+
+impl Inflight {
+    pub fn overlaps(&self, start: u64, end: u64) -> bool {
+        self.start < end && start < self.end
+    }
+
+    pub fn state(&self, i: usize) -> BrickOp {
+        self.bricks.get(i).map(|s| *s.borrow()).unwrap_or(BrickOp::NotSent)
+    }
+}
+
+/// A cached readable set and the event generation it was computed in.
+#[derive(Debug, Clone)]
+pub struct Cached {
+    pub readable: Readable,
+    pub gen: u64,
+}
+
+pub struct Epoch {
+    pub id: u64,
+    pub locked: Vec<bool>,
+    /// Bricks where the pre-op (dirty +1) succeeded: the ones operations go to.
+    pub participating: Vec<bool>,
+    /// Bricks to blame at the post-op: not participating, or failed an operation.
+    pub failed: Vec<bool>,
+    pub conn_gens: Vec<u64>,
+    pub event_gen: u64,
+    pub users: usize,
+    pub release: bool,
+    pub last_activity: Instant,
+    pub timer_armed: bool,
+    /// Writes since the last successful fsync (ensure-durability).
+    pub unstable: bool,
+    /// An operation of this epoch did not reach quorum: no post-op, dirty stays.
+    pub quorum_lost: bool,
+    /// An open fd of the inode, for the durability fsync before the post-op.
+    pub sync_fd: Option<Fd>,
+    pub caller: Caller,
+}
+
+impl Epoch {
+    /// Bricks operations of this epoch go to now.
+    pub fn targets(&self) -> Vec<bool> {
+        self.participating
+            .iter()
+            .zip(&self.failed)
+            .map(|(&p, &f)| p && !f)
+            .collect()
+    }
+}
+
+pub enum EpochState {
+    None,
+    Acquiring,
+    Held(Epoch),
+    Releasing(Epoch),
+}
+
+pub struct State {
+    pub readable: Option<Cached>,
+    pub epoch: EpochState,
+    pub inflight: Vec<Arc<Inflight>>,
+    next_id: u64,
+}
+
+pub struct InodeCtx {
+    pub gfid: Gfid,
+    /// Lock owner of this inode's data and metadata transactions (AFR: the inode pointer).
+    pub owner: Bytes,
+    st: Mutex<State>,
+    pub changed: Notify,
+    /// Room for background writes.
+    pub bg: Arc<Semaphore>,
+}
+
+impl InodeCtx {
+    pub fn new(gfid: Gfid, owner: Bytes, max_background: usize) -> Self {
+        Self {
+            gfid,
+            owner,
+            st: Mutex::new(State {
+                readable: None,
+                epoch: EpochState::None,
+                inflight: Vec::new(),
+                next_id: 1,
+            }),
+            changed: Notify::new(),
+            bg: Arc::new(Semaphore::new(max_background.max(1))),
+        }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        match self.st.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    pub fn is_idle(&self) -> bool {
+        let st = self.lock();
+        matches!(st.epoch, EpochState::None) && st.inflight.is_empty()
+    }
+
+    pub fn inflight_count(&self) -> usize {
+        self.lock().inflight.len()
+    }
+
+    pub fn next_id(st: &mut State) -> u64 {
+        st.next_id += 1;
+        st.next_id
+    }
+
+    /// Bricks that have applied every running write overlapping `[start, end)`, and whether some
+    /// overlapping write is still pending on a brick.
+    pub fn fresh(&self, n: usize, start: u64, end: u64) -> (Vec<bool>, bool) {
+        let st = self.lock();
+        let mut fresh = vec![true; n];
+        let mut pending = false;
+        for op in st.inflight.iter().filter(|o| o.overlaps(start, end)) {
+            for (i, f) in fresh.iter_mut().enumerate() {
+                match op.state(i) {
+                    BrickOp::Ok => {}
+                    BrickOp::Pending => {
+                        *f = false;
+                        pending = true;
+                    }
+                    BrickOp::NotSent | BrickOp::Failed => *f = false,
+                }
+            }
+        }
+        (fresh, pending)
+    }
+
+    /// Bricks blamed in the current epoch (their copy is behind).
+    pub fn epoch_failed(&self, n: usize) -> Vec<bool> {
+        let st = self.lock();
+        match &st.epoch {
+            EpochState::Held(e) | EpochState::Releasing(e) => e.failed.clone(),
+            _ => vec![false; n],
+        }
+    }
+
+    pub fn notify(&self) {
+        self.changed.notify_waiters();
+    }
+}
+
+/// Wait until `cond` holds on the inode state, re-checking on every change, until `deadline`.
+pub async fn wait_until(
+    ctx: &InodeCtx,
+    deadline: tokio::time::Instant,
+    what: &str,
+    mut cond: impl FnMut(&State) -> bool,
+) -> fop::Result<()> {
+    loop {
+        let notified = ctx.changed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if cond(&ctx.lock()) {
+            return Ok(());
+        }
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            return Err(FopError::Timeout(format!("{what}: gave up waiting")));
+        }
+    }
+}
+
+/// Holding a place in an epoch; leaving it may start the idle timer or the release.
+pub struct EpochGuard {
+    inner: Arc<Inner>,
+    pub ctx: Arc<InodeCtx>,
+    pub id: u64,
+}
+
+impl EpochGuard {
+    /// Bricks operations go to now (participating, not failed, connection unchanged since the
+    /// lock); bricks whose connection changed are marked failed.
+    pub fn targets(&self) -> Vec<bool> {
+        let gens = self.inner.conn_gens();
+        let mut st = self.ctx.lock();
+        match &mut st.epoch {
+            EpochState::Held(e) | EpochState::Releasing(e) if e.id == self.id => {
+                for i in 0..e.failed.len() {
+                    if e.participating[i] && !e.failed[i] && e.conn_gens.get(i) != gens.get(i) {
+                        tracing::info!(afr = %self.inner.name, child = i, "connection changed under the eager lock");
+                        e.failed[i] = true;
+                        e.release = true;
+                    }
+                }
+                e.targets()
+            }
+            _ => vec![false; self.inner.n()],
+        }
+    }
+
+    /// Record the outcome of an operation on the bricks (`results[i]` None = not sent).
+    pub fn record(&self, failed: &[bool], unstable: bool, sync_fd: Option<&Fd>) {
+        record(&self.inner, &self.ctx, self.id, failed, false, unstable, sync_fd);
+    }
+
+    pub fn mark_quorum_lost(&self) {
+        record(&self.inner, &self.ctx, self.id, &[], true, false, None);
+    }
+}
+
+impl Drop for EpochGuard {
+    fn drop(&mut self) {
+        let mut st = self.ctx.lock();
+        let mut arm = false;
+        let mut release = false;
+        if let EpochState::Held(e) = &mut st.epoch {
+            if e.id == self.id {
+                e.users = e.users.saturating_sub(1);
+                e.last_activity = Instant::now();
+                if e.users == 0 {
+                    if e.release {
+                        release = true;
+                    } else if !e.timer_armed {
+                        e.timer_armed = true;
+                        arm = true;
+                    }
+                }
+            }
+        }
+        if release {
+            start_release(&self.inner, &self.ctx, &mut st);
+        }
+        drop(st);
+        if arm {
+            if let Ok(h) = tokio::runtime::Handle::try_current() {
+                h.spawn(idle_timer(self.inner.clone(), self.ctx.clone(), self.id));
+            }
+        }
+        self.ctx.notify();
+    }
+}
+
+/// Record results into epoch `id` (held or releasing).
+pub fn record(
+    inner: &Arc<Inner>,
+    ctx: &Arc<InodeCtx>,
+    id: u64,
+    failed: &[bool],
+    quorum_lost: bool,
+    unstable: bool,
+    sync_fd: Option<&Fd>,
+) {
+    let mut st = ctx.lock();
+    let mut release = false;
+    if let EpochState::Held(e) | EpochState::Releasing(e) = &mut st.epoch {
+        if e.id == id {
+            for (i, &f) in failed.iter().enumerate() {
+                if f && e.participating.get(i).copied().unwrap_or(false) && !e.failed[i] {
+                    e.failed[i] = true;
+                    e.release = true;
+                }
+            }
+            if quorum_lost {
+                e.quorum_lost = true;
+                e.release = true;
+            }
+            if unstable {
+                e.unstable = true;
+            }
+            if let Some(fd) = sync_fd {
+                e.sync_fd = Some(fd.clone());
+            }
+            e.last_activity = Instant::now();
+            release = e.release && e.users == 0;
+        }
+    }
+    if release {
+        start_release(inner, ctx, &mut st);
+    }
+    drop(st);
+    ctx.notify();
+}
+
+/// Mark the data fsync done: no unstable writes left.
+pub fn mark_synced(ctx: &InodeCtx, id: u64) {
+    let mut st = ctx.lock();
+    if let EpochState::Held(e) = &mut st.epoch {
+        if e.id == id {
+            e.unstable = false;
+        }
+    }
+}
+
+/// Ask for the eager lock of `ctx` to be released as soon as it is idle (contention, flush).
+pub fn request_release(inner: &Arc<Inner>, ctx: &Arc<InodeCtx>) {
+    let mut st = ctx.lock();
+    let mut release = false;
+    if let EpochState::Held(e) = &mut st.epoch {
+        e.release = true;
+        release = e.users == 0;
+    }
+    if release {
+        start_release(inner, ctx, &mut st);
+    }
+    drop(st);
+    ctx.notify();
+}
+
+fn start_release(inner: &Arc<Inner>, ctx: &Arc<InodeCtx>, st: &mut State) {
+    let prev = std::mem::replace(&mut st.epoch, EpochState::None);
+    match prev {
+        EpochState::Held(e) => {
+            let id = e.id;
+            st.epoch = EpochState::Releasing(e);
+            match tokio::runtime::Handle::try_current() {
+                Ok(h) => {
+                    h.spawn(release_epoch(inner.clone(), ctx.clone(), id));
+                }
+                Err(_) => tracing::error!(afr = %inner.name, "no runtime to release an eager lock"),
+            }
+        }
+        other => st.epoch = other,
+    }
+}
+
+async fn idle_timer(inner: Arc<Inner>, ctx: Arc<InodeCtx>, id: u64) {
+    let delay = inner.opts.post_op_delay;
+    loop {
+        tokio::time::sleep(delay).await;
+        let mut st = ctx.lock();
+        let busy = st.inflight.iter().any(|o| o.epoch == id);
+        let EpochState::Held(e) = &mut st.epoch else {
+            return;
+        };
+        if e.id != id {
+            return;
+        }
+        if e.users > 0 {
+            // The last user to leave re-arms the timer.
+            e.timer_armed = false;
+            return;
+        }
+        if busy {
+            continue;
+        }
+        if e.release || e.last_activity.elapsed() >= delay {
+            e.release = true;
+            start_release(&inner, &ctx, &mut st);
+            drop(st);
+            ctx.notify();
+            return;
+        }
+    }
+}
+
+/// Join the inode's epoch, taking the lock and doing the pre-op if there is none.
+pub async fn begin(inner: &Arc<Inner>, ctx: &Arc<InodeCtx>, c: &Caller) -> fop::Result<EpochGuard> {
+    let deadline = tokio::time::Instant::now() + inner.opts.wait_timeout;
+    loop {
+        let notified = ctx.changed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let mut spawn_acquire = None;
+        {
+            let mut st = ctx.lock();
+            let gen = inner.event_gen();
+            let mut release_now = false;
+            match &mut st.epoch {
+                EpochState::Held(e) => {
+                    if !e.release && e.event_gen != gen {
+                        // A brick went or came back: finish this epoch so the next one includes
+                        // exactly the bricks up now (afr __need_previous_lock_unlocked).
+                        e.release = true;
+                    }
+                    if !e.release {
+                        e.users += 1;
+                        e.last_activity = Instant::now();
+                        if !inner.opts.eager_lock {
+                            e.release = true;
+                        }
+                        return Ok(EpochGuard {
+                            inner: inner.clone(),
+                            ctx: ctx.clone(),
+                            id: e.id,
+                        });
+                    }
+                    release_now = e.users == 0;
+                }
+                EpochState::Acquiring | EpochState::Releasing(_) => {}
+                EpochState::None => {
+                    st.epoch = EpochState::Acquiring;
+                    let id = InodeCtx::next_id(&mut st);
+                    spawn_acquire = Some(id);
+                }
+            }
+            if release_now {
+                start_release(inner, ctx, &mut st);
+            }
+        }
+        if let Some(id) = spawn_acquire {
+            // In its own task, so a cancelled caller cannot leave the state stuck in Acquiring.
+            let (inner2, ctx2, c2) = (inner.clone(), ctx.clone(), c.clone());
+            let h = tokio::spawn(async move { acquire(&inner2, &ctx2, &c2, id).await });
+            match h.await {
+                Ok(Ok(())) => continue,
+                Ok(Err(e)) => return Err(e),
+                Err(e) => return Err(FopError::Protocol(format!("lock task failed: {e}"))),
+            }
+        }
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            return Err(timeout_err("waiting for the eager lock", inner.opts.wait_timeout));
+        }
+    }
+}
+
+/// Lock + pre-op for a new epoch; installs it (with no users) or resets the state on failure.
+async fn acquire(inner: &Arc<Inner>, ctx: &Arc<InodeCtx>, c: &Caller, id: u64) -> fop::Result<()> {
+    let r = acquire_inner(inner, ctx, c, id).await;
+    let mut st = ctx.lock();
+    let out = match r {
+        Ok(e) => {
+            st.epoch = EpochState::Held(e);
+            Ok(())
+        }
+        Err(e) => {
+            st.epoch = EpochState::None;
+            Err(e)
+        }
+    };
+    drop(st);
+    ctx.notify();
+    out
+}
+
+async fn acquire_inner(inner: &Arc<Inner>, ctx: &Arc<InodeCtx>, c: &Caller, id: u64) -> fop::Result<Epoch> {
+    let gen = inner.event_gen();
+    let conn_gens = inner.conn_gens();
+    let up = inner.check_quorum_up()?;
+    let lc = inner.lock_caller(c, &ctx.owner);
+    let held = lock::lock(
+        inner,
+        &lc,
+        vec![Lockee::Inode {
+            gfid: ctx.gfid,
+            start: 0,
+            len: 0,
+        }],
+        &up,
+    )
+    .await?;
+    let n = inner.n();
+    let no_quorum = !held.locked.iter().any(|&l| l)
+        || (inner.opts.quorum.enabled() && !inner.quorum_met(&held.locked));
+    if no_quorum {
+        held.unlock(inner).await;
+        return Err(held.error.clone().unwrap_or_else(|| {
+            FopError::NotConnected(format!("{}: could not lock a quorum of bricks", inner.name))
+        }));
+    }
+    let pre = xattrop(
+        inner,
+        &lc,
+        ctx.gfid,
+        &held.locked,
+        &vec![Counters::ZERO; n],
+        Some(Counters::one(TxnType::Data, 1)),
+    )
+    .await;
+    let participating = succeeded(&pre);
+    if !participating.iter().any(|&p| p)
+        || (inner.opts.quorum.enabled() && !inner.quorum_met(&participating))
+    {
+        held.unlock(inner).await;
+        let err = crate::changelog_io::first_error(&pre);
+        return Err(err.unwrap_or_else(|| FopError::NotConnected(format!("{}: pre-op failed", inner.name))));
+    }
+    let failed = participating.iter().map(|&p| !p).collect();
+    Ok(Epoch {
+        id,
+        locked: held.locked,
+        participating,
+        failed,
+        conn_gens,
+        event_gen: gen,
+        users: 0,
+        release: false,
+        last_activity: Instant::now(),
+        timer_armed: false,
+        unstable: false,
+        quorum_lost: false,
+        sync_fd: None,
+        caller: lc,
+    })
+}
+
+/// Post-op and unlock of epoch `id` (state Releasing): after its background writes finished.
+async fn release_epoch(inner: Arc<Inner>, ctx: Arc<InodeCtx>, id: u64) {
+    let deadline = tokio::time::Instant::now() + inner.opts.wait_timeout;
+    let drained = wait_until(&ctx, deadline, "settling background writes", |st| {
+        !st.inflight.iter().any(|o| o.epoch == id)
+    })
+    .await;
+    if drained.is_err() {
+        // Blame every brick still owing an answer; its write may land later, which is harmless
+        // for a brick that is then healed from the others.
+        let mut st = ctx.lock();
+        let mut late = vec![false; inner.n()];
+        for op in st.inflight.iter().filter(|o| o.epoch == id) {
+            for (i, l) in late.iter_mut().enumerate() {
+                if op.state(i) == BrickOp::Pending {
+                    *l = true;
+                }
+            }
+        }
+        if let EpochState::Releasing(e) = &mut st.epoch {
+            for (i, l) in late.iter().enumerate() {
+                if *l {
+                    e.failed[i] = true;
+                }
+            }
+        }
+        tracing::warn!(afr = %inner.name, gfid = %ctx.gfid, ?late, "background writes timed out; blaming those bricks");
+    }
+    let snapshot = {
+        let st = ctx.lock();
+        match &st.epoch {
+            EpochState::Releasing(e) if e.id == id => Some((
+                e.unstable,
+                e.sync_fd.clone(),
+                e.caller.clone(),
+                e.locked.clone(),
+            )),
+            _ => None,
+        }
+    };
+    let Some((unstable, sync_fd, caller, locked)) = snapshot else {
+        return;
+    };
+    if inner.opts.ensure_durability && unstable {
+        if let Some(fd) = &sync_fd {
+            let targets = {
+                let st = ctx.lock();
+                match &st.epoch {
+                    EpochState::Releasing(e) => e.targets(),
+                    _ => vec![false; inner.n()],
+                }
+            };
+            let res = crate::write::fsync_children(&inner, &caller, fd, &targets, true).await;
+            let failed: Vec<bool> = res.iter().map(|r| matches!(r, Some(Err(_)))).collect();
+            let mut st = ctx.lock();
+            if let EpochState::Releasing(e) = &mut st.epoch {
+                for (i, f) in failed.iter().enumerate() {
+                    if *f {
+                        e.failed[i] = true;
+                    }
+                }
+            }
+        }
+    }
+    let (good, failed, quorum_lost) = {
+        let st = ctx.lock();
+        match &st.epoch {
+            EpochState::Releasing(e) => (e.targets(), e.failed.clone(), e.quorum_lost),
+            _ => return,
+        }
+    };
+    let quorum_ok = !inner.opts.quorum.enabled() || inner.quorum_met(&good);
+    if quorum_lost || !quorum_ok {
+        tracing::warn!(afr = %inner.name, gfid = %ctx.gfid, "no quorum for the post-op; leaving dirty markers");
+    } else if good.iter().any(|&g| g) {
+        let r = xattrop(
+            &inner,
+            &caller,
+            ctx.gfid,
+            &good,
+            &post_op_blame(&failed, TxnType::Data),
+            Some(Counters::one(TxnType::Data, -1)),
+        )
+        .await;
+        if failed.iter().any(|&f| f) {
+            tracing::info!(afr = %inner.name, gfid = %ctx.gfid, ?failed, "post-op blamed bricks");
+        }
+        let ok = succeeded(&r);
+        if ok != good {
+            tracing::warn!(afr = %inner.name, gfid = %ctx.gfid, "post-op failed on some bricks");
+        }
+    }
+    let held = lock::Held {
+        lockees: vec![Lockee::Inode {
+            gfid: ctx.gfid,
+            start: 0,
+            len: 0,
+        }],
+        caller,
+        locked,
+        error: None,
+    };
+    held.unlock(&inner).await;
+    {
+        let mut st = ctx.lock();
+        if matches!(&st.epoch, EpochState::Releasing(e) if e.id == id) {
+            st.epoch = EpochState::None;
+        }
+        // Our view of the copies changed: refresh before the next read.
+        if failed.iter().any(|&f| f) {
+            st.readable = None;
+        }
+    }
+    ctx.notify();
+}
+
+/// Wait until no data epoch is held or releasing and nothing is in flight (flush, release).
+pub async fn settle(inner: &Arc<Inner>, ctx: &Arc<InodeCtx>) -> fop::Result<()> {
+    request_release(inner, ctx);
+    let deadline = tokio::time::Instant::now() + inner.opts.wait_timeout;
+    wait_until(ctx, deadline, "releasing the eager lock", |st| {
+        st.inflight.is_empty() && matches!(st.epoch, EpochState::None)
+    })
+    .await
+}
+
+/// Wait until no write of the inode is in flight.
+pub async fn drain(inner: &Inner, ctx: &InodeCtx) -> fop::Result<()> {
+    let deadline = tokio::time::Instant::now() + inner.opts.wait_timeout;
+    wait_until(ctx, deadline, "waiting for background writes", |st| st.inflight.is_empty()).await
+}

@@ -1,0 +1,248 @@
+//! Lookups and reads: markers are requested on every lookup and interpreted into the readable set
+//! of the inode (afr-common.c `afr_lookup_done`, `afr_replies_interpret`); reads go to one readable
+//! brick, failing over (afr-read-txn.c).
+
+use std::sync::Arc;
+
+use fop::{Caller, Dict, FopError, Gfid, Iatt, Loc, Lookup};
+use futures::future::join_all;
+
+use crate::changelog::{add_marker_request, BrickMarkers, Matrix, Readable};
+use crate::inode::{Cached, InodeCtx};
+use crate::policy::read_order;
+use crate::{final_error, timeout_err, Inner};
+
+/// Per-brick lookup answers.
+pub struct Replies {
+    pub replies: Vec<Option<fop::Result<Lookup>>>,
+}
+
+/// Lookup on every connected brick, asking for the markers too.
+pub async fn lookup_all(inner: &Inner, c: &Caller, loc: &Loc, xdata: &Dict) -> Replies {
+    let mut x = xdata.clone();
+    add_marker_request(&mut x, &inner.opts.pending_keys);
+    let wait = inner.opts.wait_timeout;
+    let futs = inner.children.iter().enumerate().map(|(i, sub)| {
+        let x = &x;
+        async move {
+            if !inner.is_up(i) {
+                return None;
+            }
+            Some(
+                tokio::time::timeout(wait, sub.lookup(c, loc, x))
+                    .await
+                    .unwrap_or_else(|_| Err(timeout_err("lookup", wait))),
+            )
+        }
+    });
+    Replies {
+        replies: join_all(futs).await,
+    }
+}
+
+/// Interpret lookup replies into a result and the inode's readable set.
+pub fn interpret(inner: &Arc<Inner>, replies: &Replies) -> fop::Result<(usize, Readable)> {
+    let n = inner.n();
+    let ok: Vec<Option<&Lookup>> = replies
+        .replies
+        .iter()
+        .map(|r| match r {
+            Some(Ok(l)) => Some(l),
+            _ => None,
+        })
+        .collect();
+    let Some(first) = ok.iter().flatten().next() else {
+        let e = final_error(replies.replies.iter().flatten().filter_map(|r| r.as_ref().err()));
+        return Err(e.unwrap_or_else(|| FopError::NotConnected(format!("{}: no child is up", inner.name))));
+    };
+    let gfid = first.iatt.gfid;
+    let is_dir = first.iatt.is_dir();
+    // Only bricks agreeing on the GFID count; a mismatch between readable copies is split-brain.
+    let same: Vec<bool> = ok.iter().map(|l| l.is_some_and(|l| l.iatt.gfid == gfid)).collect();
+    let matrix = Matrix::new(
+        replies
+            .replies
+            .iter()
+            .zip(&same)
+            .map(|(r, &s)| match r {
+                Some(Ok(l)) if s => Some(BrickMarkers::from_dict(&l.xdata, &inner.opts.pending_keys)),
+                _ => None,
+            })
+            .collect(),
+    );
+    let sizes: Vec<Option<u64>> = ok
+        .iter()
+        .zip(&same)
+        .map(|(l, &s)| if s { l.map(|l| l.iatt.size) } else { None })
+        .collect();
+    let in_txn = inner
+        .inode_if_known(&gfid)
+        .map(|c| !c.is_idle())
+        .unwrap_or(false);
+    let readable = Readable::compute(&matrix, is_dir, Some(&sizes), in_txn);
+    let mismatch = ok
+        .iter()
+        .zip(&same)
+        .enumerate()
+        .filter(|(_, (l, s))| l.is_some() && !**s)
+        .map(|(i, _)| i)
+        .collect::<Vec<_>>();
+    if !mismatch.is_empty() {
+        // Tolerated when the mismatching copies are not readable but the chosen one is.
+        let chosen_readable = readable.data.iter().zip(&same).any(|(&r, &s)| r && s);
+        if !chosen_readable {
+            tracing::warn!(afr = %inner.name, %gfid, ?mismatch, "gfid mismatch between replicas");
+            return Err(FopError::Errno(libc::EIO));
+        }
+    }
+    let cand: Vec<bool> = (0..n)
+        .map(|i| same[i] && readable.data.get(i).copied().unwrap_or(false) && readable.metadata.get(i).copied().unwrap_or(false))
+        .collect();
+    let pick = read_order(&gfid, &cand)
+        .first()
+        .copied()
+        .or_else(|| read_order(&gfid, &same).first().copied())
+        .ok_or(FopError::Errno(libc::EIO))?;
+    Ok((pick, readable))
+}
+
+/// The replicate lookup.
+pub async fn lookup(inner: &Arc<Inner>, c: &Caller, loc: &Loc, xdata: &Dict) -> fop::Result<Lookup> {
+    let up = inner.up();
+    if !up.iter().any(|&u| u) {
+        return Err(FopError::NotConnected(format!("{}: no child is up", inner.name)));
+    }
+    let replies = lookup_all(inner, c, loc, xdata).await;
+    let (pick, readable) = interpret(inner, &replies)?;
+    let Some(Some(Ok(l))) = replies.replies.get(pick) else {
+        return Err(FopError::Errno(libc::EIO));
+    };
+    let answered = replies.replies.iter().filter(|r| matches!(r, Some(Ok(_)))).count();
+    let ctx = inner.inode(l.iatt.gfid);
+    // Cache the readable set only when it rests on a quorum of answers.
+    let answered_set: Vec<bool> = replies.replies.iter().map(|r| matches!(r, Some(Ok(_)))).collect();
+    if answered > 0 && (!inner.opts.quorum.enabled() || inner.quorum_met(&answered_set)) {
+        let mut st = ctx.lock();
+        st.readable = Some(Cached {
+            readable,
+            gen: inner.event_gen(),
+        });
+    }
+    Ok(l.clone())
+}
+
+/// The readable set of `ctx`, refreshed (lookup by GFID on every brick) if unknown or from an
+/// older event generation. Bricks blamed in the running epoch are excluded.
+pub async fn readable(inner: &Arc<Inner>, c: &Caller, ctx: &Arc<InodeCtx>) -> fop::Result<Readable> {
+    let gen = inner.event_gen();
+    let cached = {
+        let st = ctx.lock();
+        st.readable.clone().filter(|r| r.gen == gen)
+    };
+    let mut r = match cached {
+        Some(c) => c.readable,
+        None => {
+            let replies = lookup_all(inner, c, &Loc::gfid(ctx.gfid), &Dict::new()).await;
+            let (_, readable) = interpret(inner, &replies)?;
+            let answered: Vec<bool> = replies.replies.iter().map(|r| matches!(r, Some(Ok(_)))).collect();
+            if inner.opts.quorum.enabled() && !inner.quorum_met(&answered) {
+                // Markers on the silent bricks may blame the ones that answered.
+                return Err(FopError::NotConnected(format!(
+                    "{}: too few bricks answered to know which copy is current",
+                    inner.name
+                )));
+            }
+            let mut st = ctx.lock();
+            st.readable = Some(Cached {
+                readable: readable.clone(),
+                gen,
+            });
+            readable
+        }
+    };
+    let failed = ctx.epoch_failed(inner.n());
+    for (i, f) in failed.iter().enumerate() {
+        if *f {
+            if let Some(d) = r.data.get_mut(i) {
+                *d = false;
+            }
+        }
+    }
+    Ok(r)
+}
+
+/// The order in which to try bricks for a read of `[start, end)` of `ctx` (data) or of its
+/// metadata: readable, up, and — for data — holding every acknowledged write of the range; waits
+/// for running writes when no such brick exists yet. EIO when no copy is readable (split-brain).
+pub async fn read_candidates(
+    inner: &Arc<Inner>,
+    c: &Caller,
+    ctx: &Arc<InodeCtx>,
+    range: Option<(u64, u64)>,
+    metadata_only: bool,
+) -> fop::Result<Vec<usize>> {
+    inner.check_quorum_up()?;
+    let n = inner.n();
+    let deadline = tokio::time::Instant::now() + inner.opts.wait_timeout;
+    loop {
+        let notified = ctx.changed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let r = readable(inner, c, ctx).await?;
+        let base: Vec<bool> = if metadata_only { r.metadata.clone() } else { r.both() };
+        if !base.iter().any(|&b| b) {
+            tracing::warn!(afr = %inner.name, gfid = %ctx.gfid, "no readable copy (split-brain)");
+            return Err(FopError::Errno(libc::EIO));
+        }
+        let (start, end) = range.unwrap_or((0, u64::MAX));
+        let (fresh, pending) = ctx.fresh(n, start, end);
+        let up = inner.up();
+        let cand: Vec<bool> = (0..n).map(|i| base[i] && fresh[i] && up[i]).collect();
+        if cand.iter().any(|&x| x) {
+            return Ok(read_order(&ctx.gfid, &cand));
+        }
+        if !pending {
+            // Readable copies exist but none is reachable.
+            return Err(FopError::NotConnected(format!("{}: no readable copy is reachable", inner.name)));
+        }
+        // Wait for the next change of the running writes.
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            return Err(timeout_err("read after write", inner.opts.wait_timeout));
+        }
+    }
+}
+
+/// Try `f` on the candidates in order, failing over on errors other than the ones every copy
+/// would give.
+pub async fn try_in_order<T, F, Fut>(order: &[usize], mut f: F) -> fop::Result<T>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = fop::Result<T>>,
+{
+    let mut last = None;
+    for &i in order {
+        match f(i).await {
+            Ok(v) => return Ok(v),
+            Err(e) => {
+                let definitive = matches!(e.errno(), libc::ENOENT | libc::ENODATA | libc::EACCES | libc::EPERM | libc::EINVAL | libc::EISDIR | libc::ENOTDIR);
+                if definitive {
+                    return Err(e);
+                }
+                last = Some(e);
+            }
+        }
+    }
+    Err(last.unwrap_or(FopError::Errno(libc::EIO)))
+}
+
+/// Attributes of an inode from a readable brick.
+pub async fn stat_gfid(inner: &Arc<Inner>, c: &Caller, gfid: Gfid) -> fop::Result<Iatt> {
+    let ctx = inner.inode(gfid);
+    let order = read_candidates(inner, c, &ctx, None, false).await?;
+    try_in_order(&order, |i| {
+        let sub = inner.children[i].clone();
+        let c = c.clone();
+        async move { sub.stat(&c, &Loc::gfid(gfid)).await }
+    })
+    .await
+}
