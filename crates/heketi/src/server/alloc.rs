@@ -126,7 +126,11 @@ pub fn plan(
         }
         if brick <= limits.brick_max_kib {
             if sets * set_size + existing_bricks > limits.max_bricks {
-                return Err(AllocError::MaxBricks);
+                // Report why the fewer, larger bricks did not fit, if tried.
+                return Err(match last_err {
+                    AllocError::NoSpace(d) if !d.is_empty() => AllocError::NoSpace(d),
+                    _ => AllocError::MaxBricks,
+                });
             }
             if let Some(p) = place_sets(cands, sets, set_size, |i| space(i, brick), seed) {
                 return Ok(Placement {

@@ -369,21 +369,6 @@ pub async fn build_app(cfg: &Config, disable_auth: bool) -> Result<AppRef, Heket
 
 /// Run the server until SIGINT/SIGTERM.
 pub async fn serve(cfg: Config, disable_auth: bool) -> Result<(), HeketiError> {
-    let port = cfg.port()?;
-    let app = build_app(&cfg, disable_auth).await?;
-    let ip: std::net::IpAddr = if cfg.listen.is_empty() {
-        std::net::IpAddr::from([0, 0, 0, 0])
-    } else {
-        cfg.listen
-            .parse()
-            .map_err(|_| HeketiError::Config(format!("invalid listen address {:?}", cfg.listen)))?
-    };
-    let addr = SocketAddr::new(ip, port);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| HeketiError::Config(format!("unable to listen on {addr}: {e}")))?;
-    tracing::info!("Listening on {addr}");
-    println!("Heketi-compatible server (gluster-rs) listening on {addr}");
     let shutdown = async {
         let mut term =
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -399,6 +384,36 @@ pub async fn serve(cfg: Config, disable_auth: bool) -> Result<(), HeketiError> {
         }
         tracing::info!("Shutting down");
     };
+    serve_until(cfg, disable_auth, shutdown, |addr| {
+        println!("Heketi-compatible server (gluster-rs) listening on {addr}");
+    })
+    .await
+}
+
+/// Run the server until `shutdown` completes; `ready` is called with the
+/// bound address once it accepts connections.
+pub async fn serve_until(
+    cfg: Config,
+    disable_auth: bool,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), HeketiError> {
+    let port = cfg.port()?;
+    let app = build_app(&cfg, disable_auth).await?;
+    let ip: std::net::IpAddr = if cfg.listen.is_empty() {
+        std::net::IpAddr::from([0, 0, 0, 0])
+    } else {
+        cfg.listen
+            .parse()
+            .map_err(|_| HeketiError::Config(format!("invalid listen address {:?}", cfg.listen)))?
+    };
+    let addr = SocketAddr::new(ip, port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| HeketiError::Config(format!("unable to listen on {addr}: {e}")))?;
+    let bound = listener.local_addr().unwrap_or(addr);
+    tracing::info!("Listening on {bound}");
+    ready(bound);
     axum::serve(listener, router(app.clone()))
         .with_graceful_shutdown(shutdown)
         .await
