@@ -83,10 +83,6 @@ pub enum Error {
     #[error("mount failed: {0}")]
     MountFailed(String),
 
-    /// The real client has not been plugged into [`crate::wiring`] yet.
-    #[error("client not wired yet: {0}")]
-    NotWired(&'static str),
-
     /// A failure the daemonized client reported back to the `mount` command over the status pipe
     /// (same message and exit code as in the client).
     #[error("{message}")]
@@ -126,8 +122,7 @@ impl Error {
             | Error::ServerUnreachable { .. }
             | Error::VolumeUnavailable { .. }
             | Error::NoServerAnswered { .. }
-            | Error::MountFailed(_)
-            | Error::NotWired(_) => EXIT_FAIL,
+            | Error::MountFailed(_) => EXIT_FAIL,
         }
     }
 

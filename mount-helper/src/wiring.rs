@@ -1,51 +1,7 @@
-//! THE PLUG: where the real gluster-rs client goes.
-//!
-//! Replace the three bodies below and the two associated types; nothing else in the helper
-//! changes (main.rs already calls [`gluster_rs_client`] in the daemon, after the fork, inside a
-//! multi-thread runtime). With the crates as they are now this is roughly:
-//!
-//! ```text
-//! type Volume = graph::Volume;          // .top is the Arc<dyn fop::Subvolume>
-//! type Session = fuse::MountHandle;     // dropping it unmounts
-//!
-//! async fn connect(&mut self, t: &VolfileTarget<'_>, o: &MountOptions) -> Result<graph::Volume, Error> {
-//!     let mut vo = graph::VolumeOptions::new(vec![/* Server from t.server.host, t.server.port */],
-//!                                            t.volfile_id);
-//!     vo.first_ack = o.first_ack.unwrap_or(vo.first_ack);
-//!     vo.xlator_options = o.xlator_options.iter()
-//!         .map(|x| (x.xlator.clone(), x.key.clone(), x.value.clone())).collect();
-//!     vo.connect_timeout = t.timeout.min(vo.connect_timeout);  // bricks wait, inside the attempt
-//!     graph::Volume::connect(&vo).await.map_err(|e| match e {
-//!         // could not reach / talk to glusterd on this server  -> try the next one
-//!         e if is_unreachable(&e) => Error::ServerUnreachable { server: t.server.to_string(), reason: e.to_string() },
-//!         // glusterd answered "no such volume", not started, auth refused, no brick came up
-//!         e => Error::VolumeUnavailable { volume: t.volume.into(), server: t.server.to_string(), reason: e.to_string() },
-//!     })
-//!     // + root the graph at t.subdir when it is Some (subdir-mount)
-//! }
-//!
-//! fn mount(&mut self, rt: &Runtime, v: graph::Volume, plan: &MountPlan) -> Result<fuse::MountHandle, Error> {
-//!     let o = &plan.options;
-//!     let mut f = fuse::FuseOptions::default();
-//!     if let Some(d) = o.attribute_timeout { f.attribute_timeout = d; }   // same for entry_timeout,
-//!     // negative_timeout, gid_timeout; direct_io = o.direct_io; writeback_cache =
-//!     // o.kernel_writeback_cache.unwrap_or(false); fopen_keep_cache = o.fopen_keep_cache
-//!     // .unwrap_or(false); lru_limit, background_qlen -> max_background, congestion_threshold,
-//!     // reader_thread_count -> reader_threads (when Some)
-//!     f.read_only = o.read_only; f.acl = o.acl; f.selinux = o.selinux;
-//!     f.auto_unmount = o.kernel.auto_unmount;
-//!     f.kernel_options = o.kernel.mount_flags().iter().map(|s| s.to_string()).collect();
-//!     f.fs_name = plan.fsname.clone();           // subtype stays "gluster-rs"
-//!     fuse::mount(v.top.clone(), &plan.mountpoint, &f, rt.handle().clone())
-//!         .map_err(|e| Error::MountFailed(e.to_string()))
-//!     // keep `v` alive (store it in self) for as long as the session runs
-//! }
-//!
-//! fn serve(&mut self, rt: &Runtime, h: fuse::MountHandle, mut shutdown: Shutdown) -> Result<(), Error> {
-//!     // wait() blocks until `umount DIR`; on SIGTERM/SIGINT `shutdown` fires: unmount then.
-//!     // e.g. run h.wait() on a blocking thread and select on it and shutdown.requested().
-//! }
-//! ```
+//! The gluster-rs client as the mount helper drives it: `graph` builds the translator stack from
+//! the volfile (bricks connected), `fuse` mounts it.
+
+use std::time::Duration;
 
 use tokio::runtime::Runtime;
 
@@ -54,47 +10,153 @@ use crate::error::Error;
 use crate::options::MountOptions;
 use crate::plan::MountPlan;
 
-/// What [`connect`](Client::connect) answers until the real client is plugged in.
-pub const NOT_WIRED: &str =
-    "the volfile fetch and FUSE mount are not plugged into mount-helper/src/wiring.rs";
+/// The gluster-rs client: holds the connected volume for as long as its mount is served.
+#[derive(Default)]
+pub struct GlusterRsClient {
+    volume: Option<std::sync::Arc<graph::Volume>>,
+}
 
-/// The gluster-rs client as the mount helper drives it.
-#[derive(Debug, Default)]
-pub struct GlusterRsClient;
+impl std::fmt::Debug for GlusterRsClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GlusterRsClient")
+            .field("connected", &self.volume.is_some())
+            .finish()
+    }
+}
 
 /// The client the helper runs for a plan (main.rs calls this after the fork).
 pub fn gluster_rs_client(_plan: &MountPlan) -> GlusterRsClient {
-    GlusterRsClient
+    GlusterRsClient::default()
+}
+
+/// Map helper options onto the FUSE layer's.
+pub fn fuse_options(plan: &MountPlan) -> fuse::FuseOptions {
+    let o = &plan.options;
+    let mut f = fuse::FuseOptions::default();
+    if let Some(d) = o.attribute_timeout {
+        f.attribute_timeout = d;
+    }
+    if let Some(d) = o.entry_timeout {
+        f.entry_timeout = d;
+    }
+    if let Some(d) = o.negative_timeout {
+        f.negative_timeout = d;
+    }
+    if let Some(d) = o.gid_timeout {
+        f.gid_timeout = d;
+    }
+    if let Some(n) = o.lru_limit {
+        f.lru_limit = n as usize;
+    }
+    if let Some(n) = o.background_qlen {
+        f.max_background = n;
+    }
+    if let Some(n) = o.congestion_threshold {
+        f.congestion_threshold = n;
+    }
+    if let Some(n) = o.reader_thread_count {
+        f.reader_threads = (n as usize).max(1);
+    }
+    f.direct_io = o.direct_io;
+    f.writeback_cache = o.kernel_writeback_cache.unwrap_or(false);
+    f.fopen_keep_cache = o.fopen_keep_cache.unwrap_or(false);
+    f.read_only = o.read_only;
+    f.acl = o.acl;
+    f.selinux = o.selinux;
+    f.resolve_groups = o.resolve_gids || f.resolve_groups;
+    f.auto_unmount = o.kernel.auto_unmount;
+    f.kernel_options = o
+        .kernel
+        .mount_flags()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    f.fs_name = plan.fsname.clone();
+    f
 }
 
 impl Client for GlusterRsClient {
-    // Uninhabited until wired: no value of these types can exist, so mount/serve cannot run.
-    type Volume = std::convert::Infallible;
-    type Session = std::convert::Infallible;
+    type Volume = std::sync::Arc<graph::Volume>;
+    type Session = fuse::MountHandle;
 
     async fn connect(
         &mut self,
-        _target: &VolfileTarget<'_>,
-        _options: &MountOptions,
+        target: &VolfileTarget<'_>,
+        options: &MountOptions,
     ) -> Result<Self::Volume, Error> {
-        Err(Error::NotWired(NOT_WIRED))
+        let server = graph::Server::new(target.server.host.clone(), target.server.port);
+        let mut vo = graph::VolumeOptions::new(vec![server], target.volfile_id);
+        if let Some(fa) = options.first_ack {
+            vo.first_ack = fa;
+        }
+        vo.xlator_options = options
+            .xlator_options
+            .iter()
+            .map(|x| (x.xlator.clone(), x.key.clone(), x.value.clone()))
+            .collect();
+        vo.connect_timeout = target
+            .timeout
+            .saturating_sub(Duration::from_secs(1))
+            .max(Duration::from_secs(1))
+            .min(vo.connect_timeout);
+        vo.subdir = target.subdir.map(str::to_string);
+        match graph::Volume::connect(&vo).await {
+            Ok(v) => Ok(std::sync::Arc::new(v)),
+            Err(e) if e.is_unreachable() => Err(Error::ServerUnreachable {
+                server: target.server.to_string(),
+                reason: e.to_string(),
+            }),
+            Err(e) => Err(Error::VolumeUnavailable {
+                volume: target.volume.to_string(),
+                server: target.server.to_string(),
+                reason: e.to_string(),
+            }),
+        }
     }
 
     fn mount(
         &mut self,
-        _rt: &Runtime,
+        rt: &Runtime,
         volume: Self::Volume,
-        _plan: &MountPlan,
+        plan: &MountPlan,
     ) -> Result<Self::Session, Error> {
-        match volume {}
+        let f = fuse_options(plan);
+        let h = fuse::mount(
+            volume.top.clone(),
+            &plan.mountpoint,
+            &f,
+            rt.handle().clone(),
+        )
+        .map_err(|e| Error::MountFailed(e.to_string()))?;
+        self.volume = Some(volume);
+        Ok(h)
     }
 
     fn serve(
         &mut self,
-        _rt: &Runtime,
+        rt: &Runtime,
         session: Self::Session,
-        _shutdown: Shutdown,
+        mut shutdown: Shutdown,
     ) -> Result<(), Error> {
-        match session {}
+        // `wait` blocks until the kernel mount goes away (umount DIR); a shutdown request
+        // unmounts, which ends the wait.
+        let mountpoint = session.mountpoint().to_path_buf();
+        let waiter = std::thread::spawn(move || session.wait());
+        let watcher = rt.spawn(async move {
+            shutdown.requested().await;
+            tracing::info!(mountpoint = %mountpoint.display(), "shutdown requested: unmounting");
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&mountpoint)
+                .status();
+        });
+        let r = waiter
+            .join()
+            .map_err(|_| Error::MountFailed("FUSE session thread panicked".into()))?;
+        watcher.abort();
+        if let Some(v) = self.volume.take() {
+            rt.block_on(v.shutdown());
+        }
+        r.map_err(|e| Error::MountFailed(e.to_string()))
     }
 }

@@ -130,10 +130,10 @@ fn help_and_version() {
 }
 
 #[test]
-fn unwired_client_fails_cleanly_through_the_daemon() {
-    // The whole path with the real binary: preflight, log file, fork, the child's connect says
-    // "not wired", the parent prints that one line and exits 32; nothing mounted; the log says
-    // why.
+fn missing_volume_fails_cleanly_through_the_daemon() {
+    // The whole path with the real binary: preflight, log file, fork, the child's connect learns
+    // from glusterd that the volume does not exist, the parent prints that one line and exits 32;
+    // nothing mounted; the log says why.
     let dir = tempfile::tempdir().unwrap();
     let mnt = dir.path().join("mnt");
     std::fs::create_dir(&mnt).unwrap();
@@ -142,13 +142,16 @@ fn unwired_client_fails_cleanly_through_the_daemon() {
         "log-file={},log-level=INFO,connect-timeout=2",
         log.display()
     );
-    let o = helper(&["vm:/gv0", mnt.to_str().unwrap(), "-o", &opts]);
+    let o = helper(&["vm:/no-such-volume-gv0", mnt.to_str().unwrap(), "-o", &opts]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(32), "{err}");
     assert_eq!(err.lines().count(), 1, "{err:?}");
-    assert!(err.contains("client not wired yet"), "{err}");
+    assert!(
+        err.contains("no-such-volume-gv0") && err.contains("not found"),
+        "{err}"
+    );
     assert!(!mounted_at(&mnt));
     let text = std::fs::read_to_string(&log).expect("log file created");
     assert!(text.contains("mount requested"), "{text}");
-    assert!(text.contains("client not wired yet"), "{text}");
+    assert!(text.contains("not found"), "{text}");
 }
