@@ -442,7 +442,7 @@ impl Subvolume for BrickClient {
                 setattr_flags(valid),
                 SetattrReq {
                     gfid: loc.gfid,
-                    stbuf: attr.clone(),
+                    stbuf: *attr,
                     valid: valid as i32,
                     xdata: None,
                 },
@@ -459,7 +459,7 @@ impl Subvolume for BrickClient {
                 FsetattrReq {
                     gfid: fd.gfid,
                     fd: self.remote_fd(fd)?,
-                    stbuf: attr.clone(),
+                    stbuf: *attr,
                     valid: valid as i32,
                     xdata: None,
                 },

@@ -560,13 +560,9 @@ impl Subvolume for Dht {
             self.create_linkto(c, new_hashed, &new_entry, src.iatt.gfid, s)
                 .await?;
         }
-        if old_hashed != s && old_hashed != new_hashed {
-            self.remove_linkto(old_hashed, &Loc::entry(old.parent, old.name.clone()))
-                .await;
-        } else if old_hashed != s
-            && old_hashed == new_hashed
-            && (old.parent != new.parent || old.name != new.name)
-        {
+        // The old name's linkto (if the file did not live on its hashed subvolume) goes away.
+        let same_name = old.parent == new.parent && old.name == new.name;
+        if old_hashed != s && !same_name {
             self.remove_linkto(old_hashed, &Loc::entry(old.parent, old.name.clone()))
                 .await;
         }

@@ -38,6 +38,19 @@ pub enum GraphError {
     BadUrl { url: String, reason: String },
 }
 
+impl GraphError {
+    /// The volfile server could not be reached or did not speak GlusterFS (try another server), as
+    /// opposed to a server that answered that the volume cannot be used.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            GraphError::Client(client::ClientError::NoServer(_))
+                | GraphError::Client(client::ClientError::Transport { .. })
+                | GraphError::Client(client::ClientError::Resolve(_))
+        )
+    }
+}
+
 /// How to reach and run a volume.
 #[derive(Debug, Clone)]
 pub struct VolumeOptions {
@@ -52,6 +65,9 @@ pub struct VolumeOptions {
     pub first_ack: bool,
     /// `xlator-option`s: (translator name or `*`, key, value), applied to the parsed volfile.
     pub xlator_options: Vec<(String, String, String)>,
+    /// Serve this directory of the volume as its root (mount.glusterfs `HOST:/VOL/SUBDIR`): sent
+    /// to every brick in SETVOLUME as `subdir-mount`, which the bricks resolve, as GlusterFS does.
+    pub subdir: Option<String>,
 }
 
 impl VolumeOptions {
@@ -63,6 +79,7 @@ impl VolumeOptions {
             connect_timeout: Duration::from_secs(20),
             first_ack: true,
             xlator_options: Vec::new(),
+            subdir: None,
         }
     }
 }
