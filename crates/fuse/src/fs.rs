@@ -21,6 +21,7 @@ use fuser::{
 };
 use proto::DictValue;
 use tokio::runtime::Handle;
+use tracing::Instrument;
 
 use crate::attr::{dir_placeholder, split_time, to_file_attr};
 use crate::caller::{GroupCache, ReqId};
@@ -972,7 +973,7 @@ impl GlusterFs {
     }
 
     /// Run `f` as a task; the request counts as in flight until it ends.
-    fn spawn<F, Fut>(&self, f: F)
+    fn spawn<F, Fut>(&self, op: &'static str, f: F)
     where
         F: FnOnce(Arc<Core>) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
@@ -980,10 +981,14 @@ impl GlusterFs {
         let core = self.core.clone();
         core.in_flight.fetch_add(1, Ordering::Relaxed);
         let fut = f(core.clone());
-        self.core.rt.spawn(async move {
-            let _guard = InFlight(&core.in_flight);
-            fut.await;
-        });
+        let span = tracing::debug_span!("fuse", op);
+        self.core.rt.spawn(
+            async move {
+                let _guard = InFlight(&core.in_flight);
+                fut.await;
+            }
+            .instrument(span),
+        );
     }
 }
 
@@ -995,8 +1000,36 @@ fn req_id(req: &Request) -> ReqId {
     }
 }
 
+/// The errno to answer with, logged: at debug level for the answers applications expect in normal
+/// operation, as a warning otherwise (GlusterFS's fuse-bridge logs failures the same way).
 fn err(e: i32) -> Errno {
-    Errno::from_i32(sane_errno(e))
+    let e = sane_errno(e);
+    let routine = matches!(
+        e,
+        libc::ENOENT
+            | libc::ENODATA
+            | libc::EEXIST
+            | libc::EAGAIN
+            | libc::ENOTEMPTY
+            | libc::ERANGE
+            | libc::EACCES
+            | libc::EPERM
+            | libc::ENOTDIR
+            | libc::EISDIR
+            | libc::ESTALE
+            | libc::ENOSYS
+            | libc::EOPNOTSUPP
+            | libc::EINTR
+            | libc::EINVAL
+            | libc::EBADF
+            | libc::ENAMETOOLONG
+    );
+    if routine {
+        tracing::debug!(errno = e, "{}", fop::errno_text(e));
+    } else {
+        tracing::warn!(errno = e, "{}", fop::errno_text(e));
+    }
+    Errno::from_i32(e)
 }
 
 fn reply_entry(core: &Core, reply: ReplyEntry, r: Res<EntryOut>) {
@@ -1095,7 +1128,7 @@ impl Filesystem for GlusterFs {
 
     fn lookup(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         let (id, name) = (req_id(req), name_bytes(name));
-        self.spawn(move |c| async move {
+        self.spawn("lookup", move |c| async move {
             let r = c.lookup(id, parent.0, name).await;
             reply_entry(&c, reply, r);
         });
@@ -1108,7 +1141,7 @@ impl Filesystem for GlusterFs {
 
     fn getattr(&self, req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
         let id = req_id(req);
-        self.spawn(move |c| async move {
+        self.spawn("getattr", move |c| async move {
             match c.getattr(id, ino.0, fh.map(|f| f.0)).await {
                 Ok(a) => reply.attr(&c.cfg.attr_ttl, &a),
                 Err(e) => reply.error(err(e)),
@@ -1135,7 +1168,7 @@ impl Filesystem for GlusterFs {
         reply: ReplyAttr,
     ) {
         let id = req_id(req);
-        self.spawn(move |c| async move {
+        self.spawn("setattr", move |c| async move {
             match c
                 .setattr(
                     id,
@@ -1158,7 +1191,7 @@ impl Filesystem for GlusterFs {
 
     fn readlink(&self, req: &Request, ino: INodeNo, reply: ReplyData) {
         let id = req_id(req);
-        self.spawn(move |c| async move {
+        self.spawn("readlink", move |c| async move {
             match c.readlink(id, ino.0).await {
                 Ok(t) => reply.data(&t),
                 Err(e) => reply.error(err(e)),
@@ -1177,7 +1210,7 @@ impl Filesystem for GlusterFs {
         reply: ReplyEntry,
     ) {
         let (id, name) = (req_id(req), name_bytes(name));
-        self.spawn(move |c| async move {
+        self.spawn("mknod", move |c| async move {
             let r = c.mknod(id, parent.0, name, mode, umask, rdev).await;
             reply_entry(&c, reply, r.map(EntryOut::Positive));
         });
@@ -1193,7 +1226,7 @@ impl Filesystem for GlusterFs {
         reply: ReplyEntry,
     ) {
         let (id, name) = (req_id(req), name_bytes(name));
-        self.spawn(move |c| async move {
+        self.spawn("mkdir", move |c| async move {
             let r = c.mkdir(id, parent.0, name, mode, umask).await;
             reply_entry(&c, reply, r.map(EntryOut::Positive));
         });
@@ -1201,14 +1234,14 @@ impl Filesystem for GlusterFs {
 
     fn unlink(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         let (id, name) = (req_id(req), name_bytes(name));
-        self.spawn(move |c| async move {
+        self.spawn("unlink", move |c| async move {
             reply_empty(reply, c.unlink(id, parent.0, name, false).await);
         });
     }
 
     fn rmdir(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         let (id, name) = (req_id(req), name_bytes(name));
-        self.spawn(move |c| async move {
+        self.spawn("rmdir", move |c| async move {
             reply_empty(reply, c.unlink(id, parent.0, name, true).await);
         });
     }
@@ -1223,7 +1256,7 @@ impl Filesystem for GlusterFs {
     ) {
         let (id, name) = (req_id(req), name_bytes(link_name));
         let target = Bytes::copy_from_slice(target.as_os_str().as_bytes());
-        self.spawn(move |c| async move {
+        self.spawn("symlink", move |c| async move {
             let r = c.symlink(id, parent.0, name, target).await;
             reply_entry(&c, reply, r.map(EntryOut::Positive));
         });
@@ -1246,7 +1279,7 @@ impl Filesystem for GlusterFs {
             return;
         }
         let (id, name, newname) = (req_id(req), name_bytes(name), name_bytes(newname));
-        self.spawn(move |c| async move {
+        self.spawn("rename", move |c| async move {
             reply_empty(
                 reply,
                 c.rename(id, parent.0, name, newparent.0, newname).await,
@@ -1263,7 +1296,7 @@ impl Filesystem for GlusterFs {
         reply: ReplyEntry,
     ) {
         let (id, name) = (req_id(req), name_bytes(newname));
-        self.spawn(move |c| async move {
+        self.spawn("link", move |c| async move {
             let r = c.link(id, ino.0, newparent.0, name).await;
             reply_entry(&c, reply, r.map(EntryOut::Positive));
         });
@@ -1271,7 +1304,7 @@ impl Filesystem for GlusterFs {
 
     fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         let id = req_id(req);
-        self.spawn(move |c| async move {
+        self.spawn("open", move |c| async move {
             match c.open(id, ino.0, flags.0).await {
                 Ok((fh, f)) => reply.opened(FileHandle(fh), f),
                 Err(e) => reply.error(err(e)),
@@ -1291,7 +1324,7 @@ impl Filesystem for GlusterFs {
         reply: ReplyData,
     ) {
         let id = req_id(req);
-        self.spawn(move |c| async move {
+        self.spawn("read", move |c| async move {
             match c
                 .read(id, fh.0, offset, size, lock_owner.map(|o| o.0))
                 .await
@@ -1316,7 +1349,7 @@ impl Filesystem for GlusterFs {
     ) {
         let id = req_id(req);
         let data = Bytes::copy_from_slice(data);
-        self.spawn(move |c| async move {
+        self.spawn("write", move |c| async move {
             match c
                 .write(id, fh.0, offset, data, lock_owner.map(|o| o.0))
                 .await
@@ -1336,7 +1369,7 @@ impl Filesystem for GlusterFs {
         reply: ReplyEmpty,
     ) {
         let id = req_id(req);
-        self.spawn(move |c| async move {
+        self.spawn("flush", move |c| async move {
             reply_empty(reply, c.flush(id, fh.0, lock_owner.0).await);
         });
     }
@@ -1356,7 +1389,7 @@ impl Filesystem for GlusterFs {
         let of = self.core.take_file(fh.0);
         reply.ok();
         if let Some(of) = of {
-            self.spawn(move |c| async move {
+            self.spawn("release", move |c| async move {
                 c.vol.release(&of.fd).await;
                 tracing::trace!(ino = of.ino, "released");
             });
@@ -1372,14 +1405,14 @@ impl Filesystem for GlusterFs {
         reply: ReplyEmpty,
     ) {
         let id = req_id(req);
-        self.spawn(move |c| async move {
+        self.spawn("fsync", move |c| async move {
             reply_empty(reply, c.fsync(id, fh.0, datasync).await);
         });
     }
 
     fn opendir(&self, req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         let id = req_id(req);
-        self.spawn(move |c| async move {
+        self.spawn("opendir", move |c| async move {
             match c.opendir(id, ino.0).await {
                 Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
                 Err(e) => reply.error(err(e)),
@@ -1396,7 +1429,7 @@ impl Filesystem for GlusterFs {
         reply: ReplyDirectory,
     ) {
         let id = req_id(req);
-        self.spawn(move |c| async move {
+        self.spawn("readdir", move |c| async move {
             if let Err((out, e)) = c
                 .readdir(id, ino.0, fh.0, offset, DirOut::Plain(reply))
                 .await
@@ -1415,7 +1448,7 @@ impl Filesystem for GlusterFs {
         reply: ReplyDirectoryPlus,
     ) {
         let id = req_id(req);
-        self.spawn(move |c| async move {
+        self.spawn("readdirplus", move |c| async move {
             if let Err((out, e)) = c
                 .readdir(id, ino.0, fh.0, offset, DirOut::Plus(reply))
                 .await
@@ -1436,7 +1469,7 @@ impl Filesystem for GlusterFs {
         let of = self.core.take_file(fh.0);
         reply.ok();
         if let Some(of) = of {
-            self.spawn(move |c| async move {
+            self.spawn("releasedir", move |c| async move {
                 c.vol.releasedir(&of.fd).await;
             });
         }
@@ -1444,7 +1477,7 @@ impl Filesystem for GlusterFs {
 
     fn statfs(&self, req: &Request, ino: INodeNo, reply: ReplyStatfs) {
         let id = req_id(req);
-        self.spawn(move |c| async move {
+        self.spawn("statfs", move |c| async move {
             match c.statfs(id, ino.0).await {
                 Ok(s) => reply.statfs(
                     s.blocks,
@@ -1480,7 +1513,7 @@ impl Filesystem for GlusterFs {
             Err(e) => return reply.error(err(e)),
         };
         let (id, value) = (req_id(req), Bytes::copy_from_slice(value));
-        self.spawn(move |c| async move {
+        self.spawn("setxattr", move |c| async move {
             reply_empty(reply, c.setxattr(id, ino.0, name, value, flags).await);
         });
     }
@@ -1491,14 +1524,14 @@ impl Filesystem for GlusterFs {
             Err(e) => return reply.error(err(e)),
         };
         let id = req_id(req);
-        self.spawn(move |c| async move {
+        self.spawn("getxattr", move |c| async move {
             reply_xattr(reply, size, c.getxattr(id, ino.0, name).await);
         });
     }
 
     fn listxattr(&self, req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
         let id = req_id(req);
-        self.spawn(move |c| async move {
+        self.spawn("listxattr", move |c| async move {
             reply_xattr(reply, size, c.listxattr(id, ino.0).await);
         });
     }
@@ -1509,14 +1542,14 @@ impl Filesystem for GlusterFs {
             Err(e) => return reply.error(err(e)),
         };
         let id = req_id(req);
-        self.spawn(move |c| async move {
+        self.spawn("removexattr", move |c| async move {
             reply_empty(reply, c.removexattr(id, ino.0, name).await);
         });
     }
 
     fn access(&self, req: &Request, ino: INodeNo, mask: AccessFlags, reply: ReplyEmpty) {
         let id = req_id(req);
-        self.spawn(move |c| async move {
+        self.spawn("access", move |c| async move {
             reply_empty(reply, c.access(id, ino.0, mask.bits() as u32).await);
         });
     }
@@ -1532,7 +1565,7 @@ impl Filesystem for GlusterFs {
         reply: ReplyCreate,
     ) {
         let (id, name) = (req_id(req), name_bytes(name));
-        self.spawn(move |c| async move {
+        self.spawn("create", move |c| async move {
             match c.create(id, parent.0, name, mode, umask, flags).await {
                 Ok((attr, fh, f)) => {
                     reply.created(&c.cfg.entry_ttl, &attr, Generation(0), FileHandle(fh), f)
@@ -1559,7 +1592,7 @@ impl Filesystem for GlusterFs {
             Err(e) => return reply.error(err(e)),
         };
         let id = req_id(req);
-        self.spawn(move |c| async move {
+        self.spawn("getlk", move |c| async move {
             match c.lk(id, fh.0, lock_owner.0, LockCmd::GetLk, range).await {
                 Ok(l) => {
                     let (s, e, t, p) = lock_to_fuse(&l);
@@ -1594,7 +1627,7 @@ impl Filesystem for GlusterFs {
             LockCmd::SetLk
         };
         // A blocking SETLKW is just a task waiting on the bricks: the reader threads go on.
-        self.spawn(move |c| async move {
+        self.spawn("setlk", move |c| async move {
             reply_empty(
                 reply,
                 c.lk(id, fh.0, lock_owner.0, cmd, range).await.map(|_| ()),
@@ -1613,7 +1646,7 @@ impl Filesystem for GlusterFs {
         reply: ReplyEmpty,
     ) {
         let id = req_id(req);
-        self.spawn(move |c| async move {
+        self.spawn("fallocate", move |c| async move {
             reply_empty(reply, c.fallocate(id, fh.0, offset, length, mode).await);
         });
     }

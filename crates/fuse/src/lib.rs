@@ -97,6 +97,9 @@ pub fn mount(
             return Err(FuseError::Session(format!("handshake: {e}")));
         }
     };
+    if let Err(e) = set_readahead(&kernel.mountpoint, opts.max_readahead) {
+        tracing::debug!(error = %e, "cannot raise the mount's readahead");
+    }
     tracing::info!(
         mountpoint = %kernel.mountpoint.display(),
         fsname = %opts.fs_name,
@@ -108,6 +111,28 @@ pub fn mount(
         kernel,
         core,
     })
+}
+
+/// The kernel takes at most its default readahead (128 KiB) from FUSE_INIT; a larger window, and so
+/// buffered reads of up to `max_readahead` per request, is set on the mount's backing device
+/// (`/sys/class/bdi/MAJOR:MINOR/read_ahead_kb`, as `blockdev --setra` does for disks). The device
+/// number comes from /proc/self/mountinfo, so this sends no request to the mount itself.
+fn set_readahead(mountpoint: &Path, bytes: u32) -> std::io::Result<()> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo")?;
+    let mp = mountpoint.to_string_lossy();
+    // Fields: id parent major:minor root mountpoint ... (the last mount at this path wins).
+    let dev = info
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f.get(4) == Some(&mp.as_ref())).then(|| f.get(2).map(|d| d.to_string()))?
+        })
+        .next_back()
+        .ok_or_else(|| std::io::Error::other("mount not in /proc/self/mountinfo"))?;
+    std::fs::write(
+        format!("/sys/class/bdi/{dev}/read_ahead_kb"),
+        (bytes / 1024).max(4).to_string(),
+    )
 }
 
 impl MountHandle {
@@ -126,7 +151,9 @@ impl MountHandle {
             Some(s) => s.join().map_err(|e| FuseError::Session(e.to_string())),
             None => Ok(()),
         };
-        let _ = self.kernel.unmount();
+        // The session ends when the kernel mount is gone: nothing left to unmount (and the path
+        // may carry someone else's mount by now).
+        self.kernel.forget();
         res
     }
 

@@ -228,6 +228,21 @@ fn receive_fd(sock: RawFd) -> Result<OwnedFd, String> {
 }
 
 impl KernelMount {
+    /// The mount went away by other means (umount by the admin): do not unmount again.
+    pub fn forget(&mut self) {
+        self.mounted = false;
+        if let Method::Fusermount {
+            auto_unmount,
+            child,
+        } = &mut self.method
+        {
+            drop(auto_unmount.take());
+            if let Some(mut c) = child.take() {
+                reap(&mut c, Duration::from_secs(5));
+            }
+        }
+    }
+
     /// Detach the mount (lazily, like `umount -l`, so a busy mount still goes away). Idempotent.
     pub fn unmount(&mut self) -> Result<(), FuseError> {
         if !self.mounted {
