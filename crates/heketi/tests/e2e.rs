@@ -60,6 +60,7 @@ struct Cleanup {
     prefix: String,
     root: String,
     mounts: Vec<String>,
+    loops: Vec<String>,
     server: Option<Child>,
 }
 
@@ -102,8 +103,31 @@ impl Drop for Cleanup {
                 let _ = sh("umount", &["-l", p]);
             }
         }
+        for l in &self.loops {
+            // a volume group left on it would keep it busy
+            let (_, vg) = sh("pvs", &["--noheadings", "-o", "vg_name", l]);
+            let vg = vg.trim();
+            if !vg.is_empty() {
+                let _ = sh("vgremove", &["-qq", "-f", vg]);
+            }
+            let _ = sh("pvremove", &["-qq", "-ff", "-y", l]);
+            let _ = sh("losetup", &["-d", l]);
+        }
         let _ = std::fs::remove_dir_all(&self.root);
     }
+}
+
+/// A loop device over a sparse file, if losetup and LVM are usable.
+fn make_loop_device(img: &str, size: &str) -> Option<String> {
+    if !sh("pvcreate", &["--version"]).0 {
+        return None;
+    }
+    if !sh("truncate", &["-s", size, img]).0 {
+        return None;
+    }
+    let (ok, dev) = sh("losetup", &["-f", "--show", img]);
+    let dev = dev.trim().to_string();
+    (ok && dev.starts_with("/dev/loop")).then_some(dev)
 }
 
 fn free_port() -> u16 {
@@ -217,8 +241,8 @@ fn is_space_error(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(28) | Some(122))
 }
 
-fn mount_volume(info: &VolumeInfoResponse, dir: &str) {
-    std::fs::create_dir_all(dir).expect("mount dir");
+/// Mount with the same code `volume create --mount` uses.
+async fn mount_volume(info: &VolumeInfoResponse, dir: &str) {
     let fstype = if std::path::Path::new("/sbin/mount.gluster-rs").exists() {
         heketi::mount::FSTYPE
     } else {
@@ -233,16 +257,36 @@ fn mount_volume(info: &VolumeInfoResponse, dir: &str) {
         );
         "glusterfs"
     };
-    let args = heketi::mount::mount_args(&info.mount.glusterfs, dir, fstype).expect("mount args");
-    let (ok, out) = sh(
-        "mount",
-        &args.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
-    assert!(ok, "mount {}: {out}", args.join(" "));
+    heketi::mount::mount(&info.mount.glusterfs, dir, fstype)
+        .await
+        .expect("mount");
 }
 
 fn gluster_has_volume(name: &str) -> bool {
     sh("gluster", &["--mode=script", "volume", "info", name]).0
+}
+
+/// No bricks on cluster 1's devices, no space reserved, no brick mounts.
+async fn assert_c1_empty(admin: &HeketiClient, c1: &str, root: &str) {
+    let t = admin.topology_info().await.expect("topology");
+    for n in &t.clusters.iter().find(|c| c.id == c1).expect("c1").nodes {
+        for d in &n.devices {
+            assert_eq!(d.storage.used, 0, "space of rolled back bricks returned");
+            assert!(d.bricks.is_empty());
+        }
+    }
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    assert!(!mounts.contains(root), "brick mounts left: {mounts}");
+    for n in ["n1", "n2", "n3"] {
+        if let Ok(rd) = std::fs::read_dir(format!("{root}/{n}")) {
+            for vg in rd.flatten() {
+                let left: Vec<_> = std::fs::read_dir(vg.path())
+                    .map(|r| r.flatten().map(|e| e.path()).collect())
+                    .unwrap_or_default();
+                assert!(left.is_empty(), "brick files left: {left:?}");
+            }
+        }
+    }
 }
 
 async fn status_of(
@@ -273,6 +317,7 @@ async fn e2e_lifecycle() {
         prefix: prefix.clone(),
         root: root.clone(),
         mounts: Vec::new(),
+        loops: Vec::new(),
         server: None,
     };
     for n in ["n1", "n2", "n3", "n4", "n5"] {
@@ -508,6 +553,27 @@ async fn e2e_lifecycle() {
     }
     assert!(!gluster_has_volume(&r3.name));
 
+    // ---- a create that fails half-way (gluster refuses an option after
+    // the bricks and the volume were made) is rolled back
+    let bad = VolumeCreateRequest {
+        name: format!("{prefix}_badopt"),
+        clusters: vec![c1.clone()],
+        glustervolumeoptions: vec!["no.such.option on".into()],
+        ..r3.clone()
+    };
+    match admin.volume_create(&bad).await {
+        Err(heketi::HeketiError::Http { status, message }) => {
+            assert_eq!(status, 500);
+            eprintln!("failing create: {status} {message}");
+        }
+        other => panic!("create with a bad option: {other:?}"),
+    }
+    assert!(
+        !gluster_has_volume(&bad.name),
+        "half-created volume left in GlusterFS"
+    );
+    assert_c1_empty(&admin, &c1, &root).await;
+
     // ---- crash in the middle of a create, then restart: rolled back
     let crash_name = format!("{prefix}_crash");
     let crash_req = VolumeCreateRequest {
@@ -548,13 +614,7 @@ async fn e2e_lifecycle() {
             !gluster_has_volume(&crash_name),
             "half-created volume left in GlusterFS"
         );
-        let t = admin.topology_info().await.expect("topology");
-        for n in &t.clusters.iter().find(|c| c.id == c1).expect("c1").nodes {
-            for d in &n.devices {
-                assert_eq!(d.storage.used, 0, "space of rolled back bricks returned");
-                assert!(d.bricks.is_empty());
-            }
-        }
+        assert_c1_empty(&admin, &c1, &root).await;
     }
     // remove it if it was complete
     for v in admin.volume_list().await.expect("list").volumes {
@@ -601,7 +661,7 @@ async fn e2e_lifecycle() {
 
     let mnt = format!("{root}-mnt");
     guard.mounts.push(mnt.clone());
-    mount_volume(&vol, &mnt);
+    mount_volume(&vol, &mnt).await;
 
     // write past its size
     let (w1, e1) = fill(&format!("{mnt}/big"), 2 * GIB, false);
@@ -653,6 +713,54 @@ async fn e2e_lifecycle() {
         .collect();
     assert!(leftover.is_empty(), "brick mounts left: {leftover:?}");
 
+    // ---- a block device (a loop device here): LVM physical volume and
+    // volume group as Heketi makes them, capacity from vgdisplay
+    if let Some(loopdev) = make_loop_device(&format!("{root}/disk.img"), "4G") {
+        guard.loops.push(loopdev.clone());
+        let n1 = admin
+            .topology_info()
+            .await
+            .expect("topology")
+            .clusters
+            .iter()
+            .find(|c| c.id == c1)
+            .and_then(|c| {
+                c.nodes
+                    .iter()
+                    .find(|n| n.hostnames.manage[0] == "127.0.0.1")
+                    .cloned()
+            })
+            .expect("node 1");
+        admin
+            .device_add(&DeviceAddRequest {
+                name: loopdev.clone(),
+                node: n1.id.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("block device add");
+        let n = admin.node_info(&n1.id).await.expect("node info");
+        let d = n
+            .devices
+            .iter()
+            .find(|d| d.name == loopdev)
+            .expect("block device");
+        // 4 GiB minus LVM metadata, in KiB
+        assert!(
+            d.storage.total > 3 * 1024 * 1024 && d.storage.total < 4 * 1024 * 1024,
+            "{d:?}"
+        );
+        assert!(!d.pv_uuid.is_empty(), "{d:?}");
+        let (ok, vgs) = sh("vgs", &["--noheadings", "-o", "vg_name"]);
+        assert!(ok && vgs.contains(&format!("vg_{}", d.id)), "{vgs}");
+        eprintln!(
+            "block device {loopdev}: {} KiB in vg_{}",
+            d.storage.total, d.id
+        );
+    } else {
+        eprintln!("SKIPPED block device part: no loop device or LVM");
+    }
+
     // ---- tear the topology down through the API
     let t = admin.topology_info().await.expect("topology");
     for c in &t.clusters {
@@ -681,5 +789,17 @@ async fn e2e_lifecycle() {
         .expect("list")
         .clusters
         .is_empty());
+    let (_, vgs) = sh("vgs", &["--noheadings", "-o", "vg_name"]);
+    for d in t
+        .clusters
+        .iter()
+        .flat_map(|c| c.nodes.iter())
+        .flat_map(|n| n.devices.iter())
+    {
+        assert!(
+            !vgs.contains(&format!("vg_{}", d.id)),
+            "volume group left: {vgs}"
+        );
+    }
     stop_server(&mut guard);
 }

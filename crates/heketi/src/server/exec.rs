@@ -400,7 +400,8 @@ impl Executor {
         };
         cmd.kill_on_drop(true)
             .stdin(std::process::Stdio::null())
-            .env("LC_ALL", "C");
+            .env("LC_ALL", "C")
+            .env("LVM_SUPPRESS_FD_WARNINGS", "1");
         tracing::debug!(host, cmd = %shown, "exec");
         let out = match tokio::time::timeout(timeout, cmd.output()).await {
             Err(_) => {
