@@ -437,3 +437,79 @@ fn a_dead_brick_gives_a_clear_error_not_a_hang() {
         "{err}"
     );
 }
+
+#[test]
+fn renames_and_links_across_subvolumes_follow_dht() {
+    let vol = TestVolume::new("clie", "2x1");
+    let n = 40;
+    for i in 0..n {
+        std::fs::write(
+            format!("/tmp/clie-{}-{i}", std::process::id()),
+            format!("data {i}"),
+        )
+        .unwrap();
+        cli_ok(&[
+            "put",
+            &format!("/tmp/clie-{}-{i}", std::process::id()),
+            &vol.url(&format!("src-{i}")),
+        ]);
+        let _ = std::fs::remove_file(format!("/tmp/clie-{}-{i}", std::process::id()));
+    }
+    cli_ok(&["mkdir", &vol.url("dst")]);
+    // Renamed by gluster-rs: some names hash to the other subvolume, which then holds a linkto.
+    for i in 0..n {
+        cli_ok(&[
+            "mv",
+            &vol.url(&format!("src-{i}")),
+            &vol.url(&format!("dst/renamed-{i}")),
+        ]);
+    }
+    let links = linkto_files(&vol);
+    assert!(
+        !links.is_empty(),
+        "expected some cross-subvolume renames among {n}"
+    );
+    // Overwriting rename: the old target disappears everywhere.
+    cli_ok(&["mv", &vol.url("dst/renamed-0"), &vol.url("dst/renamed-1")]);
+    assert_eq!(cli_ok(&["cat", &vol.url("dst/renamed-1")]), "data 0");
+    {
+        // The C client finds every renamed file through the same linkto files.
+        let m = vol.mount_c_client();
+        for i in 1..n {
+            assert_eq!(
+                std::fs::read_to_string(m.path(&format!("dst/renamed-{i}"))).unwrap(),
+                if i == 1 {
+                    "data 0".to_string()
+                } else {
+                    format!("data {i}")
+                }
+            );
+            assert!(!m.path(&format!("src-{i}")).exists());
+        }
+        let names: Vec<_> = std::fs::read_dir(m.path("dst"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), n - 1, "{names:?}");
+        // And gluster-rs finds files the C client renamed across subvolumes.
+        for i in 0..n {
+            std::fs::write(m.path(&format!("c-{i}")), format!("c {i}")).unwrap();
+            std::fs::rename(
+                m.path(&format!("c-{i}")),
+                m.path(&format!("dst/c-moved-{i}")),
+            )
+            .unwrap();
+        }
+    }
+    for i in 0..n {
+        assert_eq!(
+            cli_ok(&["cat", &vol.url(&format!("dst/c-moved-{i}"))]),
+            format!("c {i}")
+        );
+    }
+    let listing = cli_ok(&["ls", &vol.url("dst")]);
+    assert_eq!(listing.lines().count(), 2 * n - 1, "{listing}");
+    // Removing through gluster-rs removes the linkto files too.
+    cli_ok(&["rm", "-r", &vol.url("dst")]);
+    assert!(linkto_files(&vol).is_empty(), "{:?}", linkto_files(&vol));
+}
