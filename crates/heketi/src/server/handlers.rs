@@ -1076,12 +1076,13 @@ pub async fn volume_list(State(app): State<AppRef>) -> HResult {
     ))
 }
 
-/// A volume being expanded or deleted stays visible (only creates hide it).
+/// A volume being expanded stays visible; one being created or deleted is
+/// hidden, as Heketi's `VolumeEntry.Visible` hides pending volumes.
 fn is_expanding(r: &Reader, v: &VolumeEntry) -> bool {
     v.pending
         .as_ref()
         .and_then(|op| r.op(op).ok())
-        .map(|op| op.kind != OpKind::VolumeCreate)
+        .map(|op| op.kind == OpKind::VolumeExpand)
         .unwrap_or(false)
 }
 
