@@ -10,6 +10,7 @@
 
 mod error;
 pub mod fs;
+pub mod gluster;
 pub mod pattern;
 pub mod progress;
 pub mod report;
@@ -149,10 +150,19 @@ pub fn run_to(args: BenchArgs, out: &mut dyn Write) -> Result<Report, BenchError
     let cfg = args.config()?;
     let ui = Ui::auto(!args.no_progress);
     let report = match Target::parse(&args.target)? {
-        Target::Gluster { host, volume, .. } => {
-            return Err(BenchError::Unsupported(format!(
-                "gluster://{host}/{volume}: benchmarking a volume through the native library is not yet supported; mount it (mount -t gluster-rs {host}:/{volume} DIR) and run gluster-rs bench DIR"
-            )))
+        Target::Gluster {
+            host,
+            volume,
+            subdir,
+        } => {
+            let fs = gluster::GlusterFs::connect(&host, &volume, &subdir).map_err(|error| {
+                BenchError::Target {
+                    path: args.target.clone(),
+                    error,
+                }
+            })?;
+            let _signals = SignalGuard::install();
+            bench_fs(&fs, &cfg, ui)?
         }
         Target::Local(dir) => {
             let fs = LocalFs::new(&dir).map_err(|error| BenchError::Target {

@@ -243,10 +243,14 @@ fn unwritable_target_says_so() {
 }
 
 #[test]
-fn gluster_targets_are_not_yet_supported() {
-    let e = bench::run_to(args(&["gluster://vm/vol"]), &mut Vec::new()).unwrap_err();
-    assert!(matches!(e, BenchError::Unsupported(_)));
-    assert!(e.to_string().contains("not yet supported"), "{e}");
+fn gluster_target_without_such_volume_fails_clearly() {
+    let e = bench::run_to(
+        args(&["gluster://vm/no-such-bench-volume"]),
+        &mut Vec::new(),
+    )
+    .unwrap_err();
+    assert!(matches!(e, BenchError::Target { .. }), "{e}");
+    assert!(e.to_string().contains("not found"), "{e}");
     let e = bench::run_to(args(&["gluster://vm"]), &mut Vec::new()).unwrap_err();
     assert!(matches!(e, BenchError::Args(_)), "{e}");
 }
