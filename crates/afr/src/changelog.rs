@@ -200,6 +200,7 @@ impl Matrix {
 
     /// Bricks blamed for `ty` by any answering brick (afr-common.c `afr_accused_fill`: any
     /// non-zero pending cell accuses its column, whoever holds it).
+    #[allow(clippy::needless_range_loop)]
     pub fn accused(&self, ty: TxnType) -> Vec<bool> {
         let n = self.len();
         let mut acc = vec![false; n];
@@ -222,6 +223,7 @@ impl Matrix {
     /// inspected), with `quorum_count` for the post-op failure accounting of data and metadata.
     /// The matrix must have a row for every brick; `None` for a brick that did not answer makes
     /// the decision impossible, as in GlusterFS (`-ENOTCONN`): then `None` is returned.
+    #[allow(clippy::needless_range_loop)] // matrix code reads best with indices
     pub fn find_direction(
         &self,
         ty: TxnType,
@@ -333,6 +335,7 @@ pub struct Readable {
 }
 
 impl Readable {
+    #[allow(clippy::needless_range_loop)]
     pub fn compute(
         matrix: &Matrix,
         is_dir: bool,
@@ -341,7 +344,11 @@ impl Readable {
     ) -> Readable {
         let n = matrix.len();
         let answered: Vec<bool> = matrix.rows.iter().map(Option::is_some).collect();
-        let dty = if is_dir { TxnType::Entry } else { TxnType::Data };
+        let dty = if is_dir {
+            TxnType::Entry
+        } else {
+            TxnType::Data
+        };
         let mut data_acc = matrix.accused(dty);
         let meta_acc = matrix.accused(TxnType::Metadata);
         if let (Some(sizes), false, false) = (sizes, is_dir, in_txn) {
@@ -395,7 +402,12 @@ pub fn post_op_blame(failed: &[bool], ty: TxnType) -> Vec<Counters> {
 /// The markers for a new entry created on some bricks only (afr-common.c
 /// `afr_mark_pending_changelog`): metadata, plus data for files or entry for directories, plus
 /// the data counter of a directory as the full-heal indicator when granular entry heal is on.
-pub fn new_entry_blame(missing: &[bool], is_dir: bool, is_reg: bool, granular: bool) -> Vec<Counters> {
+pub fn new_entry_blame(
+    missing: &[bool],
+    is_dir: bool,
+    is_reg: bool,
+    granular: bool,
+) -> Vec<Counters> {
     missing
         .iter()
         .map(|&m| {
@@ -417,6 +429,7 @@ pub fn new_entry_blame(missing: &[bool], is_dir: bool, is_reg: bool, granular: b
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_range_loop)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
@@ -448,7 +461,9 @@ mod tests {
 
     #[test]
     fn dict_roundtrip() {
-        let keys: Vec<String> = (0..3).map(|i| format!("trusted.afr.v-client-{i}")).collect();
+        let keys: Vec<String> = (0..3)
+            .map(|i| format!("trusted.afr.v-client-{i}"))
+            .collect();
         let d = xattrop_dict(
             &keys,
             &post_op_blame(&[false, false, true], TxnType::Data),

@@ -146,7 +146,10 @@ where
         }
         if !pre_op.iter().any(|&p| p) || (quorum_on && !inner.quorum_met(&pre_op)) {
             held.unlock(inner).await;
-            return Err(FopError::NotConnected(format!("{}: pre-op did not reach quorum", inner.name)));
+            return Err(FopError::NotConnected(format!(
+                "{}: pre-op did not reach quorum",
+                inner.name
+            )));
         }
     }
     // The operation.
@@ -167,14 +170,19 @@ where
     let results: Vec<Option<fop::Result<T>>> = join_all(futs).await;
     let units: Vec<Option<fop::Result<()>>> = results
         .iter()
-        .map(|r| r.as_ref().map(|x| x.as_ref().map(|_| ()).map_err(Clone::clone)))
+        .map(|r| {
+            r.as_ref()
+                .map(|x| x.as_ref().map(|_| ()).map_err(Clone::clone))
+        })
         .collect();
     let symmetric = symmetric_failure(&units);
     let mut failed: Vec<bool> = (0..n)
         .map(|i| {
             !pre_op[i]
                 || match &results[i] {
-                    Some(Err(e)) => !symmetric && !(spec.ignore_enotempty && e.is(libc::ENOTEMPTY)),
+                    Some(Err(e)) => {
+                        !(symmetric || (spec.ignore_enotempty && e.is(libc::ENOTEMPTY)))
+                    }
                     _ => false,
                 }
         })
@@ -182,14 +190,25 @@ where
     let success: Vec<bool> = results.iter().map(|r| matches!(r, Some(Ok(_)))).collect();
     let any_success = success.iter().any(|&s| s);
     let mut error: Option<FopError> = None;
-    let mut dirty_delta = if dirtied { Some(Counters::one(ty, -1)) } else { None };
+    let mut dirty_delta = if dirtied {
+        Some(Counters::one(ty, -1))
+    } else {
+        None
+    };
     let mut skip_post_op = false;
     if quorum_on && any_success && !inner.quorum_met(&success) {
         // afr_handle_quorum: the operation fails; entry operations leave dirty on the survivors
         // (afr_need_dirty_marking), others blame nobody.
-        error = Some(FopError::NotConnected(format!("{}: operation below quorum", inner.name)));
+        error = Some(FopError::NotConnected(format!(
+            "{}: operation below quorum",
+            inner.name
+        )));
         if ty == TxnType::Entry && inner.opts.optimistic_change_log {
-            dirty_delta = if dirtied { None } else { Some(Counters::one(ty, 1)) };
+            dirty_delta = if dirtied {
+                None
+            } else {
+                Some(Counters::one(ty, 1))
+            };
             failed = vec![false; n];
             for (i, f) in failed.iter_mut().enumerate() {
                 *f = !success[i];
@@ -198,7 +217,15 @@ where
             let survivors = success.clone();
             for g in &spec.changelog_on {
                 if let Some(d) = dirty_delta {
-                    xattrop(inner, &lc, *g, &survivors, &vec![Counters::ZERO; n], Some(d)).await;
+                    xattrop(
+                        inner,
+                        &lc,
+                        *g,
+                        &survivors,
+                        &vec![Counters::ZERO; n],
+                        Some(d),
+                    )
+                    .await;
                 }
             }
         }
@@ -214,11 +241,16 @@ where
     // New entry created on some bricks only: mark it on those (afr_mark_new_entry_changelog).
     if spec.new_entry && !skip_post_op && any_success && success.iter().any(|&s| !s) {
         if let Some((iatt, _)) = results.iter().enumerate().find_map(|(i, r)| match r {
-            Some(Ok(t)) => t.iatt().map(|a| (a.clone(), i)),
+            Some(Ok(t)) => t.iatt().map(|a| (*a, i)),
             _ => None,
         }) {
             let missing: Vec<bool> = success.iter().map(|&s| !s).collect();
-            let blame = new_entry_blame(&missing, iatt.is_dir(), iatt.is_reg(), inner.opts.granular_entry_heal);
+            let blame = new_entry_blame(
+                &missing,
+                iatt.is_dir(),
+                iatt.is_reg(),
+                inner.opts.granular_entry_heal,
+            );
             xattrop(inner, &lc, iatt.gfid, &success, &blame, None).await;
         }
     }
@@ -258,8 +290,12 @@ where
     }
     match success.iter().position(|&s| s) {
         Some(i) => Ok((i, results)),
-        None => Err(final_error(results.iter().filter_map(|r| r.as_ref().and_then(|x| x.as_ref().err())))
-            .unwrap_or(FopError::Errno(libc::EIO))),
+        None => Err(final_error(
+            results
+                .iter()
+                .filter_map(|r| r.as_ref().and_then(|x| x.as_ref().err())),
+        )
+        .unwrap_or(FopError::Errno(libc::EIO))),
     }
 }
 

@@ -43,7 +43,10 @@ impl Inflight {
     }
 
     pub fn state(&self, i: usize) -> BrickOp {
-        self.bricks.get(i).map(|s| *s.borrow()).unwrap_or(BrickOp::NotSent)
+        self.bricks
+            .get(i)
+            .map(|s| *s.borrow())
+            .unwrap_or(BrickOp::NotSent)
     }
 }
 
@@ -233,7 +236,15 @@ impl EpochGuard {
 
     /// Record the outcome of an operation on the bricks (`results[i]` None = not sent).
     pub fn record(&self, failed: &[bool], unstable: bool, sync_fd: Option<&Fd>) {
-        record(&self.inner, &self.ctx, self.id, failed, false, unstable, sync_fd);
+        record(
+            &self.inner,
+            &self.ctx,
+            self.id,
+            failed,
+            false,
+            unstable,
+            sync_fd,
+        );
     }
 
     pub fn mark_quorum_lost(&self) {
@@ -441,7 +452,10 @@ pub async fn begin(inner: &Arc<Inner>, ctx: &Arc<InodeCtx>, c: &Caller) -> fop::
             }
         }
         if tokio::time::timeout_at(deadline, notified).await.is_err() {
-            return Err(timeout_err("waiting for the eager lock", inner.opts.wait_timeout));
+            return Err(timeout_err(
+                "waiting for the eager lock",
+                inner.opts.wait_timeout,
+            ));
         }
     }
 }
@@ -465,7 +479,12 @@ async fn acquire(inner: &Arc<Inner>, ctx: &Arc<InodeCtx>, c: &Caller, id: u64) -
     out
 }
 
-async fn acquire_inner(inner: &Arc<Inner>, ctx: &Arc<InodeCtx>, c: &Caller, id: u64) -> fop::Result<Epoch> {
+async fn acquire_inner(
+    inner: &Arc<Inner>,
+    ctx: &Arc<InodeCtx>,
+    c: &Caller,
+    id: u64,
+) -> fop::Result<Epoch> {
     let gen = inner.event_gen();
     let conn_gens = inner.conn_gens();
     let up = inner.check_quorum_up()?;
@@ -505,7 +524,9 @@ async fn acquire_inner(inner: &Arc<Inner>, ctx: &Arc<InodeCtx>, c: &Caller, id: 
     {
         held.unlock(inner).await;
         let err = crate::changelog_io::first_error(&pre);
-        return Err(err.unwrap_or_else(|| FopError::NotConnected(format!("{}: pre-op failed", inner.name))));
+        return Err(
+            err.unwrap_or_else(|| FopError::NotConnected(format!("{}: pre-op failed", inner.name)))
+        );
     }
     let failed = participating.iter().map(|&p| !p).collect();
     Ok(Epoch {
@@ -655,5 +676,8 @@ pub async fn settle(inner: &Arc<Inner>, ctx: &Arc<InodeCtx>) -> fop::Result<()> 
 /// Wait until no write of the inode is in flight.
 pub async fn drain(inner: &Inner, ctx: &InodeCtx) -> fop::Result<()> {
     let deadline = tokio::time::Instant::now() + inner.opts.wait_timeout;
-    wait_until(ctx, deadline, "waiting for background writes", |st| st.inflight.is_empty()).await
+    wait_until(ctx, deadline, "waiting for background writes", |st| {
+        st.inflight.is_empty()
+    })
+    .await
 }

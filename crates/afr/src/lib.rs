@@ -67,8 +67,8 @@
 //! among them (read-hash-mode 1), failing over on error; no readable brick (split-brain) gives
 //! `EIO`; no quorum of reachable bricks gives `ENOTCONN`.
 
-mod changelog_io;
 pub mod changelog;
+mod changelog_io;
 mod entry;
 mod inode;
 mod lock;
@@ -201,7 +201,11 @@ const INODE_CACHE: usize = 8192;
 impl Afr {
     /// Build the translator named `name` (e.g. `VOL-replicate-0`; also the lock domain) over
     /// `children`. Connection watchers are spawned when called inside a Tokio runtime.
-    pub fn new(name: impl Into<String>, children: Vec<Child>, opts: AfrOptions) -> Result<Afr, AfrError> {
+    pub fn new(
+        name: impl Into<String>,
+        children: Vec<Child>,
+        opts: AfrOptions,
+    ) -> Result<Afr, AfrError> {
         let name = name.into();
         if children.is_empty() {
             return Err(AfrError::NoChildren(name));
@@ -265,7 +269,12 @@ impl Afr {
         if let proto::callback::Callback::InodelkContention(req) = cb {
             if req.domain == self.inner.name {
                 tracing::debug!(afr = %self.inner.name, child, gfid = %req.gfid, "lock contention");
-                let ctx = self.inner.inodes.lock().ok().and_then(|m| m.get(&req.gfid).cloned());
+                let ctx = self
+                    .inner
+                    .inodes
+                    .lock()
+                    .ok()
+                    .and_then(|m| m.get(&req.gfid).cloned());
                 if let Some(ctx) = ctx {
                     inode::request_release(&self.inner, &ctx);
                 }
@@ -325,7 +334,10 @@ impl Inner {
     }
 
     pub fn conn_gens(&self) -> Vec<u64> {
-        self.conn_gen.iter().map(|g| g.load(Ordering::SeqCst)).collect()
+        self.conn_gen
+            .iter()
+            .map(|g| g.load(Ordering::SeqCst))
+            .collect()
     }
 
     pub fn event_gen(&self) -> u64 {
@@ -337,7 +349,10 @@ impl Inner {
     pub fn check_quorum_up(&self) -> fop::Result<Vec<bool>> {
         let up = self.up();
         if !up.iter().any(|&u| u) {
-            return Err(FopError::NotConnected(format!("{}: no child is up", self.name)));
+            return Err(FopError::NotConnected(format!(
+                "{}: no child is up",
+                self.name
+            )));
         }
         if self.opts.quorum.enabled() && !self.opts.quorum.met(&up) {
             return Err(FopError::NotConnected(format!(
@@ -379,7 +394,11 @@ impl Inner {
         if m.len() >= INODE_CACHE {
             m.retain(|_, c| Arc::strong_count(c) > 1 || !c.is_idle());
         }
-        let c = Arc::new(InodeCtx::new(gfid, self.new_owner(), self.opts.max_background));
+        let c = Arc::new(InodeCtx::new(
+            gfid,
+            self.new_owner(),
+            self.opts.max_background,
+        ));
         m.insert(gfid, c.clone());
         c
     }

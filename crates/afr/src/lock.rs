@@ -35,13 +35,7 @@ fn flock(l_type: i16, start: u64, len: u64, owner: &Bytes, pid: i32) -> Flock {
 }
 
 impl Lockee {
-    async fn call(
-        &self,
-        inner: &Inner,
-        child: usize,
-        c: &Caller,
-        mode: Mode,
-    ) -> fop::Result<()> {
+    async fn call(&self, inner: &Inner, child: usize, c: &Caller, mode: Mode) -> fop::Result<()> {
         let sub = inner
             .children
             .get(child)
@@ -114,10 +108,14 @@ async fn unlock_on(inner: &Inner, lockees: &[Lockee], c: &Caller, on: &[bool]) {
         .filter(|(_, &l)| l)
         .flat_map(|(i, _)| lockees.iter().map(move |lk| (i, lk)))
         .map(|(i, lk)| async move {
-            let r = tokio::time::timeout(inner.opts.wait_timeout, lk.call(inner, i, c, Mode::Unlock)).await;
+            let r =
+                tokio::time::timeout(inner.opts.wait_timeout, lk.call(inner, i, c, Mode::Unlock))
+                    .await;
             match r {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::debug!(afr = %inner.name, child = i, error = %e, "unlock failed"),
+                Ok(Err(e)) => {
+                    tracing::debug!(afr = %inner.name, child = i, error = %e, "unlock failed")
+                }
                 Err(_) => tracing::warn!(afr = %inner.name, child = i, "unlock timed out"),
             }
         });
@@ -126,7 +124,13 @@ async fn unlock_on(inner: &Inner, lockees: &[Lockee], c: &Caller, on: &[bool]) {
 
 /// Lock `lockees` (sorted as AFR sorts entry lockees) on the bricks in `on` with lock owner
 /// `c.lk_owner`. Returns where they are held; never fails outright (the caller checks quorum).
-pub async fn lock(inner: &Arc<Inner>, c: &Caller, mut lockees: Vec<Lockee>, on: &[bool]) -> fop::Result<Held> {
+#[allow(clippy::needless_range_loop)]
+pub async fn lock(
+    inner: &Arc<Inner>,
+    c: &Caller,
+    mut lockees: Vec<Lockee>,
+    on: &[bool],
+) -> fop::Result<Held> {
     lockees.sort_by_key(Lockee::sort_key);
     lockees.dedup_by(|a, b| a.sort_key() == b.sort_key());
     let n = inner.n();
@@ -150,10 +154,9 @@ pub async fn lock(inner: &Arc<Inner>, c: &Caller, mut lockees: Vec<Lockee>, on: 
         }
     });
     let results = join_all(tries).await;
-    let all_ok = results
-        .iter()
-        .enumerate()
-        .all(|(i, (got, e))| !on.get(i).copied().unwrap_or(false) || (e.is_none() && *got == lockees.len()));
+    let all_ok = results.iter().enumerate().all(|(i, (got, e))| {
+        !on.get(i).copied().unwrap_or(false) || (e.is_none() && *got == lockees.len())
+    });
     if all_ok {
         return Ok(Held {
             locked: on.to_vec(),
@@ -169,7 +172,9 @@ pub async fn lock(inner: &Arc<Inner>, c: &Caller, mut lockees: Vec<Lockee>, on: 
     let complete: Vec<bool> = results
         .iter()
         .enumerate()
-        .map(|(i, (got, e))| on.get(i).copied().unwrap_or(false) && e.is_none() && *got == lockees.len())
+        .map(|(i, (got, e))| {
+            on.get(i).copied().unwrap_or(false) && e.is_none() && *got == lockees.len()
+        })
         .collect();
     // Release partial locks: on bricks that did not take every lockee, or on all bricks when
     // another client holds a lock somewhere (then everything is retaken blocking, in order).

@@ -47,7 +47,7 @@ impl QuorumPolicy {
                 if up * 2 == n {
                     set.first().copied().unwrap_or(false)
                 } else {
-                    up >= n / 2 + 1
+                    up > n / 2
                 }
             }
             QuorumPolicy::Fixed(q) => up >= *q,
@@ -63,7 +63,8 @@ pub fn super_fast_hash(data: &[u8]) -> u32 {
         return 1;
     }
     let get16 = |d: &[u8], i: usize| -> u32 {
-        u32::from(d.get(i).copied().unwrap_or(0)) | (u32::from(d.get(i + 1).copied().unwrap_or(0)) << 8)
+        u32::from(d.get(i).copied().unwrap_or(0))
+            | (u32::from(d.get(i + 1).copied().unwrap_or(0)) << 8)
     };
     let mut hash: u32 = len as u32;
     let rem = len & 3;

@@ -52,20 +52,33 @@ pub fn interpret(inner: &Arc<Inner>, replies: &Replies) -> fop::Result<(usize, R
         })
         .collect();
     let Some(first) = ok.iter().flatten().next() else {
-        let e = final_error(replies.replies.iter().flatten().filter_map(|r| r.as_ref().err()));
-        return Err(e.unwrap_or_else(|| FopError::NotConnected(format!("{}: no child is up", inner.name))));
+        let e = final_error(
+            replies
+                .replies
+                .iter()
+                .flatten()
+                .filter_map(|r| r.as_ref().err()),
+        );
+        return Err(
+            e.unwrap_or_else(|| FopError::NotConnected(format!("{}: no child is up", inner.name)))
+        );
     };
     let gfid = first.iatt.gfid;
     let is_dir = first.iatt.is_dir();
     // Only bricks agreeing on the GFID count; a mismatch between readable copies is split-brain.
-    let same: Vec<bool> = ok.iter().map(|l| l.is_some_and(|l| l.iatt.gfid == gfid)).collect();
+    let same: Vec<bool> = ok
+        .iter()
+        .map(|l| l.is_some_and(|l| l.iatt.gfid == gfid))
+        .collect();
     let matrix = Matrix::new(
         replies
             .replies
             .iter()
             .zip(&same)
             .map(|(r, &s)| match r {
-                Some(Ok(l)) if s => Some(BrickMarkers::from_dict(&l.xdata, &inner.opts.pending_keys)),
+                Some(Ok(l)) if s => {
+                    Some(BrickMarkers::from_dict(&l.xdata, &inner.opts.pending_keys))
+                }
                 _ => None,
             })
             .collect(),
@@ -96,7 +109,11 @@ pub fn interpret(inner: &Arc<Inner>, replies: &Replies) -> fop::Result<(usize, R
         }
     }
     let cand: Vec<bool> = (0..n)
-        .map(|i| same[i] && readable.data.get(i).copied().unwrap_or(false) && readable.metadata.get(i).copied().unwrap_or(false))
+        .map(|i| {
+            same[i]
+                && readable.data.get(i).copied().unwrap_or(false)
+                && readable.metadata.get(i).copied().unwrap_or(false)
+        })
         .collect();
     let pick = read_order(&gfid, &cand)
         .first()
@@ -107,20 +124,36 @@ pub fn interpret(inner: &Arc<Inner>, replies: &Replies) -> fop::Result<(usize, R
 }
 
 /// The replicate lookup.
-pub async fn lookup(inner: &Arc<Inner>, c: &Caller, loc: &Loc, xdata: &Dict) -> fop::Result<Lookup> {
+pub async fn lookup(
+    inner: &Arc<Inner>,
+    c: &Caller,
+    loc: &Loc,
+    xdata: &Dict,
+) -> fop::Result<Lookup> {
     let up = inner.up();
     if !up.iter().any(|&u| u) {
-        return Err(FopError::NotConnected(format!("{}: no child is up", inner.name)));
+        return Err(FopError::NotConnected(format!(
+            "{}: no child is up",
+            inner.name
+        )));
     }
     let replies = lookup_all(inner, c, loc, xdata).await;
     let (pick, readable) = interpret(inner, &replies)?;
     let Some(Some(Ok(l))) = replies.replies.get(pick) else {
         return Err(FopError::Errno(libc::EIO));
     };
-    let answered = replies.replies.iter().filter(|r| matches!(r, Some(Ok(_)))).count();
+    let answered = replies
+        .replies
+        .iter()
+        .filter(|r| matches!(r, Some(Ok(_))))
+        .count();
     let ctx = inner.inode(l.iatt.gfid);
     // Cache the readable set only when it rests on a quorum of answers.
-    let answered_set: Vec<bool> = replies.replies.iter().map(|r| matches!(r, Some(Ok(_)))).collect();
+    let answered_set: Vec<bool> = replies
+        .replies
+        .iter()
+        .map(|r| matches!(r, Some(Ok(_))))
+        .collect();
     if answered > 0 && (!inner.opts.quorum.enabled() || inner.quorum_met(&answered_set)) {
         let mut st = ctx.lock();
         st.readable = Some(Cached {
@@ -133,7 +166,11 @@ pub async fn lookup(inner: &Arc<Inner>, c: &Caller, loc: &Loc, xdata: &Dict) -> 
 
 /// The readable set of `ctx`, refreshed (lookup by GFID on every brick) if unknown or from an
 /// older event generation. Bricks blamed in the running epoch are excluded.
-pub async fn readable(inner: &Arc<Inner>, c: &Caller, ctx: &Arc<InodeCtx>) -> fop::Result<Readable> {
+pub async fn readable(
+    inner: &Arc<Inner>,
+    c: &Caller,
+    ctx: &Arc<InodeCtx>,
+) -> fop::Result<Readable> {
     let gen = inner.event_gen();
     let cached = {
         let st = ctx.lock();
@@ -144,7 +181,11 @@ pub async fn readable(inner: &Arc<Inner>, c: &Caller, ctx: &Arc<InodeCtx>) -> fo
         None => {
             let replies = lookup_all(inner, c, &Loc::gfid(ctx.gfid), &Dict::new()).await;
             let (_, readable) = interpret(inner, &replies)?;
-            let answered: Vec<bool> = replies.replies.iter().map(|r| matches!(r, Some(Ok(_)))).collect();
+            let answered: Vec<bool> = replies
+                .replies
+                .iter()
+                .map(|r| matches!(r, Some(Ok(_))))
+                .collect();
             if inner.opts.quorum.enabled() && !inner.quorum_met(&answered) {
                 // Markers on the silent bricks may blame the ones that answered.
                 return Err(FopError::NotConnected(format!(
@@ -189,7 +230,11 @@ pub async fn read_candidates(
         tokio::pin!(notified);
         notified.as_mut().enable();
         let r = readable(inner, c, ctx).await?;
-        let base: Vec<bool> = if metadata_only { r.metadata.clone() } else { r.both() };
+        let base: Vec<bool> = if metadata_only {
+            r.metadata.clone()
+        } else {
+            r.both()
+        };
         if !base.iter().any(|&b| b) {
             tracing::warn!(afr = %inner.name, gfid = %ctx.gfid, "no readable copy (split-brain)");
             return Err(FopError::Errno(libc::EIO));
@@ -203,7 +248,10 @@ pub async fn read_candidates(
         }
         if !pending {
             // Readable copies exist but none is reachable.
-            return Err(FopError::NotConnected(format!("{}: no readable copy is reachable", inner.name)));
+            return Err(FopError::NotConnected(format!(
+                "{}: no readable copy is reachable",
+                inner.name
+            )));
         }
         // Wait for the next change of the running writes.
         if tokio::time::timeout_at(deadline, notified).await.is_err() {
@@ -224,7 +272,16 @@ where
         match f(i).await {
             Ok(v) => return Ok(v),
             Err(e) => {
-                let definitive = matches!(e.errno(), libc::ENOENT | libc::ENODATA | libc::EACCES | libc::EPERM | libc::EINVAL | libc::EISDIR | libc::ENOTDIR);
+                let definitive = matches!(
+                    e.errno(),
+                    libc::ENOENT
+                        | libc::ENODATA
+                        | libc::EACCES
+                        | libc::EPERM
+                        | libc::EINVAL
+                        | libc::EISDIR
+                        | libc::ENOTDIR
+                );
                 if definitive {
                     return Err(e);
                 }

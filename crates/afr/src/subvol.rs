@@ -24,7 +24,10 @@ pub const GFID_REQ: &str = "gfid-req";
 fn ensure_gfid_req(xdata: &Dict) -> Dict {
     let mut x = xdata.clone();
     let have = xdata.get_gfid(GFID_REQ).is_some()
-        || xdata.get_bytes(GFID_REQ).and_then(|b| Gfid::from_slice(b)).is_some();
+        || xdata
+            .get_bytes(GFID_REQ)
+            .and_then(|b| Gfid::from_slice(b))
+            .is_some();
     if !have {
         x.set_gfuuid(GFID_REQ, Gfid(*uuid::Uuid::new_v4().as_bytes()));
     }
@@ -119,11 +122,17 @@ impl Afr {
         };
         match cmd_kind {
             UpperLock::Unlock => {
-                let r = join_all((0..n).filter(|&i| up[i]).map(|i| call(i, UpperLock::Unlock))).await;
+                let r = join_all(
+                    (0..n)
+                        .filter(|&i| up[i])
+                        .map(|i| call(i, UpperLock::Unlock)),
+                )
+                .await;
                 if r.iter().any(Result::is_ok) || r.is_empty() {
                     Ok(())
                 } else {
-                    Err(final_error(r.iter().filter_map(|x| x.as_ref().err())).unwrap_or(FopError::Errno(libc::EIO)))
+                    Err(final_error(r.iter().filter_map(|x| x.as_ref().err()))
+                        .unwrap_or(FopError::Errno(libc::EIO)))
                 }
             }
             UpperLock::Try | UpperLock::Wait => {
@@ -146,12 +155,10 @@ impl Afr {
                     for (i, x) in r.iter().enumerate() {
                         match x {
                             Some(Ok(())) => got[i] = true,
-                            Some(Err(e)) => {
-                                if err.is_none() || e.is(libc::EAGAIN) {
-                                    err = Some(e.clone());
-                                }
+                            Some(Err(e)) if err.is_none() || e.is(libc::EAGAIN) => {
+                                err = Some(e.clone());
                             }
-                            None => {}
+                            _ => {}
                         }
                     }
                     if matches!(&err, Some(e) if e.is(libc::EAGAIN)) {
@@ -168,13 +175,17 @@ impl Afr {
                         }
                     }
                 }
-                if got.iter().any(|&g| g) && (!inner.opts.quorum.enabled() || inner.quorum_met(&got)) {
+                if got.iter().any(|&g| g)
+                    && (!inner.opts.quorum.enabled() || inner.quorum_met(&got))
+                {
                     Ok(())
                 } else {
                     for i in (0..n).filter(|&i| got[i]) {
                         let _ = call(i, UpperLock::Unlock).await;
                     }
-                    Err(err.unwrap_or_else(|| FopError::NotConnected(format!("{}: lock below quorum", inner.name))))
+                    Err(err.unwrap_or_else(|| {
+                        FopError::NotConnected(format!("{}: lock below quorum", inner.name))
+                    }))
                 }
             }
         }
@@ -220,13 +231,22 @@ impl Subvolume for Afr {
         try_in_order(&order, |i| {
             let shared = afd.shared.clone();
             async move {
-                with_child_fd(inner, c, fd.gfid, &shared, i, |sub, cfd| async move { sub.fstat(c, &cfd).await }).await
+                with_child_fd(inner, c, fd.gfid, &shared, i, |sub, cfd| async move {
+                    sub.fstat(c, &cfd).await
+                })
+                .await
             }
         })
         .await
     }
 
-    async fn setattr(&self, c: &Caller, loc: &Loc, attr: &Iatt, valid: u32) -> fop::Result<PrePost> {
+    async fn setattr(
+        &self,
+        c: &Caller,
+        loc: &Loc,
+        attr: &Iatt,
+        valid: u32,
+    ) -> fop::Result<PrePost> {
         let inner = self.inner().clone();
         self.metadata_txn(c, loc.gfid, |i| {
             let sub = inner.children[i].clone();
@@ -298,7 +318,15 @@ impl Subvolume for Afr {
         .await
     }
 
-    async fn mknod(&self, c: &Caller, loc: &Loc, mode: u32, rdev: u64, umask: u32, xdata: &Dict) -> fop::Result<Entry> {
+    async fn mknod(
+        &self,
+        c: &Caller,
+        loc: &Loc,
+        mode: u32,
+        rdev: u64,
+        umask: u32,
+        xdata: &Dict,
+    ) -> fop::Result<Entry> {
         let x = ensure_gfid_req(xdata);
         let inner = self.inner().clone();
         let spec = TxnSpec::entry(&inner, &[(loc.parent, loc.name.clone())]);
@@ -314,7 +342,14 @@ impl Subvolume for Afr {
         Ok(e)
     }
 
-    async fn mkdir(&self, c: &Caller, loc: &Loc, mode: u32, umask: u32, xdata: &Dict) -> fop::Result<Entry> {
+    async fn mkdir(
+        &self,
+        c: &Caller,
+        loc: &Loc,
+        mode: u32,
+        umask: u32,
+        xdata: &Dict,
+    ) -> fop::Result<Entry> {
         let x = ensure_gfid_req(xdata);
         let inner = self.inner().clone();
         let spec = TxnSpec::entry(&inner, &[(loc.parent, loc.name.clone())]);
@@ -346,7 +381,10 @@ impl Subvolume for Afr {
         let inner = self.inner().clone();
         let mut spec = TxnSpec::entry(&inner, &[(loc.parent, loc.name.clone())]);
         if !loc.gfid.is_null() {
-            spec.lockees.push(Lockee::Entry { dir: loc.gfid, name: None });
+            spec.lockees.push(Lockee::Entry {
+                dir: loc.gfid,
+                name: None,
+            });
         }
         spec.ignore_enotempty = true;
         let out = self
@@ -358,7 +396,14 @@ impl Subvolume for Afr {
         pick(out)
     }
 
-    async fn symlink(&self, c: &Caller, target: &[u8], loc: &Loc, umask: u32, xdata: &Dict) -> fop::Result<Entry> {
+    async fn symlink(
+        &self,
+        c: &Caller,
+        target: &[u8],
+        loc: &Loc,
+        umask: u32,
+        xdata: &Dict,
+    ) -> fop::Result<Entry> {
         let x = ensure_gfid_req(xdata);
         let inner = self.inner().clone();
         let spec = TxnSpec::entry(&inner, &[(loc.parent, loc.name.clone())]);
@@ -378,7 +423,10 @@ impl Subvolume for Afr {
         let inner = self.inner().clone();
         let spec = TxnSpec::entry(
             &inner,
-            &[(old.parent, old.name.clone()), (new.parent, new.name.clone())],
+            &[
+                (old.parent, old.name.clone()),
+                (new.parent, new.name.clone()),
+            ],
         );
         let out = self
             .entry_txn(c, spec, false, |i| {
@@ -401,7 +449,15 @@ impl Subvolume for Afr {
         pick(out)
     }
 
-    async fn create(&self, c: &Caller, loc: &Loc, flags: i32, mode: u32, umask: u32, xdata: &Dict) -> fop::Result<(Fd, Entry)> {
+    async fn create(
+        &self,
+        c: &Caller,
+        loc: &Loc,
+        flags: i32,
+        mode: u32,
+        umask: u32,
+        xdata: &Dict,
+    ) -> fop::Result<(Fd, Entry)> {
         let x = ensure_gfid_req(xdata);
         let inner = self.inner().clone();
         let spec = TxnSpec::entry(&inner, &[(loc.parent, loc.name.clone())]);
@@ -449,8 +505,11 @@ impl Subvolume for Afr {
         }))
         .await;
         if !res.iter().any(|r| matches!(r, Some(Ok(_)))) {
-            return Err(final_error(res.iter().flatten().filter_map(|r| r.as_ref().err()))
-                .unwrap_or_else(|| FopError::NotConnected(format!("{}: no child is up", inner.name))));
+            return Err(
+                final_error(res.iter().flatten().filter_map(|r| r.as_ref().err())).unwrap_or_else(
+                    || FopError::NotConnected(format!("{}: no child is up", inner.name)),
+                ),
+            );
         }
         let children = res.into_iter().map(|r| r.and_then(Result::ok)).collect();
         let fd = self.make_fd(loc.gfid, flags, children, false);
@@ -503,7 +562,12 @@ impl Subvolume for Afr {
                 tracing::warn!(afr = %inner.name, gfid = %fd.gfid, error = %e, "release: eager lock not settled");
             }
         }
-        let children: Vec<Option<Fd>> = afd.shared.children.lock().map(|v| v.clone()).unwrap_or_default();
+        let children: Vec<Option<Fd>> = afd
+            .shared
+            .children
+            .lock()
+            .map(|v| v.clone())
+            .unwrap_or_default();
         join_all(children.iter().enumerate().filter_map(|(i, f)| {
             let f = f.clone()?;
             let sub = inner.children.get(i)?.clone();
@@ -537,14 +601,24 @@ impl Subvolume for Afr {
         }))
         .await;
         if !res.iter().any(|r| matches!(r, Some(Ok(_)))) {
-            return Err(final_error(res.iter().flatten().filter_map(|r| r.as_ref().err()))
-                .unwrap_or_else(|| FopError::NotConnected(format!("{}: no child is up", inner.name))));
+            return Err(
+                final_error(res.iter().flatten().filter_map(|r| r.as_ref().err())).unwrap_or_else(
+                    || FopError::NotConnected(format!("{}: no child is up", inner.name)),
+                ),
+            );
         }
         let children = res.into_iter().map(|r| r.and_then(Result::ok)).collect();
         Ok(self.make_fd(loc.gfid, libc::O_RDONLY, children, true))
     }
 
-    async fn readdirp(&self, c: &Caller, fd: &Fd, offset: u64, size: u32, xdata: &Dict) -> fop::Result<Vec<DirEntry>> {
+    async fn readdirp(
+        &self,
+        c: &Caller,
+        fd: &Fd,
+        offset: u64,
+        size: u32,
+        xdata: &Dict,
+    ) -> fop::Result<Vec<DirEntry>> {
         let afd = afr_fd(fd)?;
         let inner = self.inner();
         let fixed = afd.shared.readdir_child.lock().ok().and_then(|g| *g);
@@ -608,8 +682,9 @@ impl Subvolume for Afr {
             .min_by_key(|s| s.bavail)
             .cloned();
         best.ok_or_else(|| {
-            final_error(res.iter().flatten().filter_map(|r| r.as_ref().err()))
-                .unwrap_or_else(|| FopError::NotConnected(format!("{}: no child is up", inner.name)))
+            final_error(res.iter().flatten().filter_map(|r| r.as_ref().err())).unwrap_or_else(
+                || FopError::NotConnected(format!("{}: no child is up", inner.name)),
+            )
         })
     }
 
@@ -690,7 +765,14 @@ impl Subvolume for Afr {
         .await
     }
 
-    async fn fallocate(&self, c: &Caller, fd: &Fd, mode: i32, offset: u64, len: u64) -> fop::Result<PrePost> {
+    async fn fallocate(
+        &self,
+        c: &Caller,
+        fd: &Fd,
+        mode: i32,
+        offset: u64,
+        len: u64,
+    ) -> fop::Result<PrePost> {
         let afd = afr_fd(fd)?;
         let inner = self.inner();
         write::data_op(inner, c, &afd.ctx, |i| {
@@ -744,7 +826,10 @@ impl Subvolume for Afr {
             return try_in_order(&order, |i| {
                 let shared = afd.shared.clone();
                 async move {
-                    with_child_fd(inner, c, fd.gfid, &shared, i, |sub, cfd| async move { sub.lk(c, &cfd, cmd, lock).await }).await
+                    with_child_fd(inner, c, fd.gfid, &shared, i, |sub, cfd| async move {
+                        sub.lk(c, &cfd, cmd, lock).await
+                    })
+                    .await
                 }
             })
             .await;
@@ -755,7 +840,10 @@ impl Subvolume for Afr {
         let mut result = None;
         let mut err = None;
         for i in (0..n).filter(|&i| inner.is_up(i)) {
-            let r = with_child_fd(inner, c, fd.gfid, &afd.shared, i, |sub, cfd| async move { sub.lk(c, &cfd, cmd, lock).await }).await;
+            let r = with_child_fd(inner, c, fd.gfid, &afd.shared, i, |sub, cfd| async move {
+                sub.lk(c, &cfd, cmd, lock).await
+            })
+            .await;
             match r {
                 Ok(f) => {
                     granted.push(i);
@@ -785,7 +873,14 @@ impl Subvolume for Afr {
         result.ok_or_else(|| FopError::NotConnected(format!("{}: no child is up", inner.name)))
     }
 
-    async fn inodelk(&self, c: &Caller, domain: &str, loc: &Loc, cmd: LockCmd, lock: &Flock) -> fop::Result<()> {
+    async fn inodelk(
+        &self,
+        c: &Caller,
+        domain: &str,
+        loc: &Loc,
+        cmd: LockCmd,
+        lock: &Flock,
+    ) -> fop::Result<()> {
         let inner = self.inner();
         let Some(kind) = upper_of_inode(cmd, lock) else {
             let order: Vec<usize> = (0..inner.n()).filter(|&i| inner.is_up(i)).collect();
@@ -812,9 +907,17 @@ impl Subvolume for Afr {
         .await
     }
 
-    async fn finodelk(&self, c: &Caller, domain: &str, fd: &Fd, cmd: LockCmd, lock: &Flock) -> fop::Result<()> {
+    async fn finodelk(
+        &self,
+        c: &Caller,
+        domain: &str,
+        fd: &Fd,
+        cmd: LockCmd,
+        lock: &Flock,
+    ) -> fop::Result<()> {
         // By GFID: the lock belongs to the inode, and bricks resolve it without our fds.
-        self.inodelk(c, domain, &Loc::gfid(fd.gfid), cmd, lock).await
+        self.inodelk(c, domain, &Loc::gfid(fd.gfid), cmd, lock)
+            .await
     }
 
     async fn entrylk(
@@ -846,7 +949,13 @@ impl Subvolume for Afr {
         .await
     }
 
-    async fn xattrop(&self, c: &Caller, loc: &Loc, op: XattropOp, xattrs: &Dict) -> fop::Result<Dict> {
+    async fn xattrop(
+        &self,
+        c: &Caller,
+        loc: &Loc,
+        op: XattropOp,
+        xattrs: &Dict,
+    ) -> fop::Result<Dict> {
         let inner = self.inner().clone();
         let r = self
             .metadata_txn(c, loc.gfid, |i| {
@@ -857,7 +966,13 @@ impl Subvolume for Afr {
         Ok(r.0)
     }
 
-    async fn fxattrop(&self, c: &Caller, fd: &Fd, op: XattropOp, xattrs: &Dict) -> fop::Result<Dict> {
+    async fn fxattrop(
+        &self,
+        c: &Caller,
+        fd: &Fd,
+        op: XattropOp,
+        xattrs: &Dict,
+    ) -> fop::Result<Dict> {
         self.xattrop(c, &Loc::gfid(fd.gfid), op, xattrs).await
     }
 }

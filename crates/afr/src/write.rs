@@ -40,7 +40,10 @@ impl FdShared {
     }
 
     pub fn child(&self, i: usize) -> Option<Fd> {
-        self.children.lock().ok().and_then(|v| v.get(i).cloned().flatten())
+        self.children
+            .lock()
+            .ok()
+            .and_then(|v| v.get(i).cloned().flatten())
     }
 
     pub fn set_child(&self, i: usize, fd: Option<Fd>) {
@@ -106,12 +109,16 @@ where
         }
     }
     if !inner.is_up(i) {
-        return Err(FopError::NotConnected(format!("{}: child {i} is down", inner.name)));
+        return Err(FopError::NotConnected(format!(
+            "{}: child {i} is down",
+            inner.name
+        )));
     }
     let fd = if shared.is_dir {
         sub.opendir(c, &Loc::gfid(gfid)).await?
     } else {
-        sub.open(c, &Loc::gfid(gfid), reopen_flags(shared.flags)).await?
+        sub.open(c, &Loc::gfid(gfid), reopen_flags(shared.flags))
+            .await?
     };
     shared.set_child(i, Some(fd.clone()));
     f(sub, fd).await
@@ -154,7 +161,10 @@ pub async fn fsync_children(
 fn blamed<T>(results: &[Option<fop::Result<T>>]) -> Vec<bool> {
     let units: Vec<Option<fop::Result<()>>> = results
         .iter()
-        .map(|r| r.as_ref().map(|x| x.as_ref().map(|_| ()).map_err(Clone::clone)))
+        .map(|r| {
+            r.as_ref()
+                .map(|x| x.as_ref().map(|_| ()).map_err(Clone::clone))
+        })
         .collect();
     if symmetric_failure(&units) {
         return vec![false; results.len()];
@@ -181,7 +191,10 @@ pub async fn write(
     let guard = inode::begin(inner, &ctx, c).await?;
     let targets = guard.targets();
     if !targets.iter().any(|&t| t) {
-        return Err(FopError::NotConnected(format!("{}: no brick to write to", inner.name)));
+        return Err(FopError::NotConnected(format!(
+            "{}: no brick to write to",
+            inner.name
+        )));
     }
     let n = inner.n();
     let end = offset.saturating_add(data.len() as u64);
@@ -190,7 +203,14 @@ pub async fn write(
         let mut st = ctx.lock();
         let id = InodeCtx::next_id(&mut st);
         let bricks: Vec<watch::Sender<BrickOp>> = (0..n)
-            .map(|i| watch::channel(if targets[i] { BrickOp::Pending } else { BrickOp::NotSent }).0)
+            .map(|i| {
+                watch::channel(if targets[i] {
+                    BrickOp::Pending
+                } else {
+                    BrickOp::NotSent
+                })
+                .0
+            })
             .collect();
         let mut deps: Vec<Vec<watch::Receiver<BrickOp>>> = vec![Vec::new(); n];
         for prev in st.inflight.iter().filter(|o| o.overlaps(offset, end)) {
@@ -213,7 +233,8 @@ pub async fn write(
         (op, deps)
     };
     // One task per brick, independent of this caller (which may return at the first ack).
-    let (res_tx, mut res_rx) = tokio::sync::mpsc::channel::<(usize, fop::Result<PrePost>)>(n.max(1));
+    let (res_tx, mut res_rx) =
+        tokio::sync::mpsc::channel::<(usize, fop::Result<PrePost>)>(n.max(1));
     for (i, deps) in deps.into_iter().enumerate() {
         if !targets[i] {
             continue;
@@ -245,7 +266,11 @@ pub async fn write(
                 tracing::warn!(afr = %inner2.name, child = i, %gfid, error = %e, "write failed on a brick");
             }
             if let Some(s) = op2.bricks.get(i) {
-                s.send_replace(if r.is_ok() { BrickOp::Ok } else { BrickOp::Failed });
+                s.send_replace(if r.is_ok() {
+                    BrickOp::Ok
+                } else {
+                    BrickOp::Failed
+                });
             }
             let _ = tx.send((i, r)).await;
         });
@@ -288,8 +313,12 @@ pub async fn write(
                 n
             )))
         } else {
-            Err(final_error(results.iter().filter_map(|r| r.as_ref().and_then(|x| x.as_ref().err())))
-                .unwrap_or(FopError::Errno(libc::EIO)))
+            Err(final_error(
+                results
+                    .iter()
+                    .filter_map(|r| r.as_ref().and_then(|x| x.as_ref().err())),
+            )
+            .unwrap_or(FopError::Errno(libc::EIO)))
         };
         if !quorum_ok && any_ok {
             // AFR fails such a write and leaves only dirty markers (afr_handle_quorum).
@@ -339,12 +368,20 @@ pub async fn fsync(inner: &Arc<Inner>, c: &Caller, fd: &Fd, datasync: bool) -> f
         return Err(e);
     }
     if !ok.iter().any(|&o| o) {
-        return Err(final_error(res.iter().filter_map(|r| r.as_ref().and_then(|x| x.as_ref().err())))
-            .unwrap_or_else(|| FopError::NotConnected(format!("{}: fsync reached no brick", inner.name))));
+        return Err(final_error(
+            res.iter()
+                .filter_map(|r| r.as_ref().and_then(|x| x.as_ref().err())),
+        )
+        .unwrap_or_else(|| {
+            FopError::NotConnected(format!("{}: fsync reached no brick", inner.name))
+        }));
     }
     if inner.opts.quorum.enabled() && !inner.quorum_met(&ok) {
         guard.mark_quorum_lost();
-        return Err(FopError::NotConnected(format!("{}: fsync below quorum", inner.name)));
+        return Err(FopError::NotConnected(format!(
+            "{}: fsync below quorum",
+            inner.name
+        )));
     }
     if ok == targets {
         inode::mark_synced(&ctx, guard.id);
@@ -384,8 +421,10 @@ pub async fn flush(inner: &Arc<Inner>, c: &Caller, fd: &Fd) -> fop::Result<()> {
     if res.iter().flatten().any(Result::is_ok) || res.iter().all(Option::is_none) {
         Ok(())
     } else {
-        Err(final_error(res.iter().flatten().filter_map(|r| r.as_ref().err()))
-            .unwrap_or(FopError::Errno(libc::EIO)))
+        Err(
+            final_error(res.iter().flatten().filter_map(|r| r.as_ref().err()))
+                .unwrap_or(FopError::Errno(libc::EIO)),
+        )
     }
 }
 
@@ -425,7 +464,10 @@ where
     let failed = blamed(&res);
     if inner.opts.quorum.enabled() && ok.iter().any(|&o| o) && !inner.quorum_met(&ok) {
         guard.mark_quorum_lost();
-        return Err(FopError::NotConnected(format!("{}: operation below quorum", inner.name)));
+        return Err(FopError::NotConnected(format!(
+            "{}: operation below quorum",
+            inner.name
+        )));
     }
     guard.record(&failed, true, None);
     {
@@ -438,7 +480,10 @@ where
     });
     match first {
         Some(pp) => Ok(pp),
-        None => Err(final_error(res.iter().filter_map(|r| r.as_ref().and_then(|x| x.as_ref().err())))
-            .unwrap_or(FopError::Errno(libc::EIO))),
+        None => Err(final_error(
+            res.iter()
+                .filter_map(|r| r.as_ref().and_then(|x| x.as_ref().err())),
+        )
+        .unwrap_or(FopError::Errno(libc::EIO))),
     }
 }

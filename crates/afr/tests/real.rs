@@ -26,18 +26,28 @@ fn put_is_identical_on_all_bricks() {
     let vol = rt.block_on(connect(&v.name, true));
     let big = pattern(3 * 1024 * 1024 + 123, 1);
     rt.block_on(async {
-        put(vol.top.as_ref(), "big", &big, 128 * 1024).await.unwrap();
+        put(vol.top.as_ref(), "big", &big, 128 * 1024)
+            .await
+            .unwrap();
         for i in 0..20 {
-            put(vol.top.as_ref(), &format!("small{i}"), &pattern(4096 + i, i as u8), 4096)
-                .await
-                .unwrap();
+            put(
+                vol.top.as_ref(),
+                &format!("small{i}"),
+                &pattern(4096 + i, i as u8),
+                4096,
+            )
+            .await
+            .unwrap();
         }
         assert_eq!(get(vol.top.as_ref(), "big").await.unwrap(), big);
     });
     let bricks = v.bricks();
     assert_eq!(assert_identical(&bricks, "big"), big);
     for i in 0..20 {
-        assert_eq!(assert_identical(&bricks, &format!("small{i}")), pattern(4096 + i, i as u8));
+        assert_eq!(
+            assert_identical(&bricks, &format!("small{i}")),
+            pattern(4096 + i, i as u8)
+        );
     }
     for b in &bricks {
         let m = nonzero_markers(b);
@@ -59,41 +69,100 @@ fn entry_and_metadata_ops_are_replicated() {
     let top = vol.top.clone();
     let c = root();
     rt.block_on(async {
-        let rootl = top.lookup(&c, &Loc::gfid(Gfid::ROOT), &Dict::new()).await.unwrap();
+        let rootl = top
+            .lookup(&c, &Loc::gfid(Gfid::ROOT), &Dict::new())
+            .await
+            .unwrap();
         let dir = top
-            .mkdir(&c, &Loc::entry(rootl.iatt.gfid, "d"), 0o755, 0o022, &Dict::new())
+            .mkdir(
+                &c,
+                &Loc::entry(rootl.iatt.gfid, "d"),
+                0o755,
+                0o022,
+                &Dict::new(),
+            )
             .await
             .unwrap();
         let dgfid = dir.iatt.gfid;
         let (fd, f) = top
-            .create(&c, &Loc::entry(dgfid, "f"), libc::O_RDWR, 0o644, 0, &Dict::new())
+            .create(
+                &c,
+                &Loc::entry(dgfid, "f"),
+                libc::O_RDWR,
+                0o644,
+                0,
+                &Dict::new(),
+            )
             .await
             .unwrap();
-        top.write(&c, &fd, 0, Bytes::from_static(b"hello")).await.unwrap();
+        top.write(&c, &fd, 0, Bytes::from_static(b"hello"))
+            .await
+            .unwrap();
         close(top.as_ref(), &fd).await.unwrap();
-        top.symlink(&c, b"f", &Loc::entry(dgfid, "s"), 0, &Dict::new()).await.unwrap();
-        top.link(&c, &Loc::gfid(f.iatt.gfid), &Loc::entry(dgfid, "hard"), &Dict::new())
+        top.symlink(&c, b"f", &Loc::entry(dgfid, "s"), 0, &Dict::new())
             .await
             .unwrap();
-        top.rename(&c, &Loc::entry(dgfid, "hard").with_gfid(f.iatt.gfid), &Loc::entry(dgfid, "moved"), &Dict::new())
+        top.link(
+            &c,
+            &Loc::gfid(f.iatt.gfid),
+            &Loc::entry(dgfid, "hard"),
+            &Dict::new(),
+        )
+        .await
+        .unwrap();
+        top.rename(
+            &c,
+            &Loc::entry(dgfid, "hard").with_gfid(f.iatt.gfid),
+            &Loc::entry(dgfid, "moved"),
+            &Dict::new(),
+        )
+        .await
+        .unwrap();
+        let attr = Iatt {
+            mode: 0o600,
+            ..Default::default()
+        };
+        top.setattr(&c, &Loc::gfid(f.iatt.gfid), &attr, fop::set_attr::MODE)
             .await
             .unwrap();
-        let attr = Iatt { mode: 0o600, ..Default::default() };
-        top.setattr(&c, &Loc::gfid(f.iatt.gfid), &attr, fop::set_attr::MODE).await.unwrap();
         let mut x = Dict::new();
         x.set_bin("user.k", Bytes::from_static(b"v"));
-        top.setxattr(&c, &Loc::gfid(f.iatt.gfid), &x, 0).await.unwrap();
-        let got = top.getxattr(&c, &Loc::gfid(f.iatt.gfid), Some("user.k")).await.unwrap();
+        top.setxattr(&c, &Loc::gfid(f.iatt.gfid), &x, 0)
+            .await
+            .unwrap();
+        let got = top
+            .getxattr(&c, &Loc::gfid(f.iatt.gfid), Some("user.k"))
+            .await
+            .unwrap();
         assert_eq!(got.get_bytes("user.k").map(|b| b.as_ref()), Some(&b"v"[..]));
-        top.mknod(&c, &Loc::entry(dgfid, "fifo"), libc::S_IFIFO | 0o644, 0, 0, &Dict::new())
+        top.mknod(
+            &c,
+            &Loc::entry(dgfid, "fifo"),
+            libc::S_IFIFO | 0o644,
+            0,
+            0,
+            &Dict::new(),
+        )
+        .await
+        .unwrap();
+        top.mkdir(&c, &Loc::entry(dgfid, "gone"), 0o755, 0, &Dict::new())
             .await
             .unwrap();
-        top.mkdir(&c, &Loc::entry(dgfid, "gone"), 0o755, 0, &Dict::new()).await.unwrap();
-        let gone = top.lookup(&c, &Loc::entry(dgfid, "gone"), &Dict::new()).await.unwrap();
-        top.rmdir(&c, &Loc::entry(dgfid, "gone").with_gfid(gone.iatt.gfid), 0, &Dict::new())
+        let gone = top
+            .lookup(&c, &Loc::entry(dgfid, "gone"), &Dict::new())
             .await
             .unwrap();
-        top.unlink(&c, &Loc::entry(dgfid, "s"), &Dict::new()).await.unwrap();
+        top.rmdir(
+            &c,
+            &Loc::entry(dgfid, "gone").with_gfid(gone.iatt.gfid),
+            0,
+            &Dict::new(),
+        )
+        .await
+        .unwrap();
+        top.unlink(&c, &Loc::entry(dgfid, "s"), &Dict::new())
+            .await
+            .unwrap();
         // Errors every brick gives alike blame nobody.
         let e = top
             .mkdir(&c, &Loc::entry(dgfid, "f"), 0o755, 0, &Dict::new())
@@ -105,14 +174,30 @@ fn entry_and_metadata_ops_are_replicated() {
     assert_identical(&bricks, "d/f");
     for b in &bricks {
         let d = b.join("d");
-        assert!(nonzero_markers(&d).is_empty(), "{} markers {:?}", d.display(), nonzero_markers(&d));
-        assert!(b.join("d/moved").exists() && !b.join("d/hard").exists() && !b.join("d/s").exists());
+        assert!(
+            nonzero_markers(&d).is_empty(),
+            "{} markers {:?}",
+            d.display(),
+            nonzero_markers(&d)
+        );
+        assert!(
+            b.join("d/moved").exists() && !b.join("d/hard").exists() && !b.join("d/s").exists()
+        );
         assert!(!b.join("d/gone").exists() && b.join("d/fifo").exists());
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(b.join("d/f")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(b.join("d/f"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
-        assert_eq!(xattrs(&b.join("d/f")).get("user.k").map(String::as_str), Some("0x76"));
-        assert_eq!(xattrs(&d).get("trusted.gfid"), xattrs(&bricks[0].join("d")).get("trusted.gfid"));
+        assert_eq!(
+            xattrs(&b.join("d/f")).get("user.k").map(String::as_str),
+            Some("0x76")
+        );
+        assert_eq!(
+            xattrs(&d).get("trusted.gfid"),
+            xattrs(&bricks[0].join("d")).get("trusted.gfid")
+        );
     }
     assert_eq!(v.heal_info_entries(), 0);
     rt.block_on(vol.shutdown());
@@ -129,17 +214,25 @@ fn dead_brick_is_blamed_and_healed_by_glustershd() {
     let rt = runtime();
     let vol = rt.block_on(connect(&v.name, true));
     let before = pattern(200_000, 7);
-    rt.block_on(put(vol.top.as_ref(), "old", &before, 65536)).unwrap();
+    rt.block_on(put(vol.top.as_ref(), "old", &before, 65536))
+        .unwrap();
     v.kill_brick(2);
     std::thread::sleep(Duration::from_secs(1));
-    let data: Vec<Vec<u8>> = (0..5).map(|i| pattern(100_000 + i * 1000, 10 + i as u8)).collect();
+    let data: Vec<Vec<u8>> = (0..5)
+        .map(|i| pattern(100_000 + i * 1000, 10 + i as u8))
+        .collect();
     rt.block_on(async {
         for (i, d) in data.iter().enumerate() {
-            put(vol.top.as_ref(), &format!("new{i}"), d, 32768).await.unwrap();
+            put(vol.top.as_ref(), &format!("new{i}"), d, 32768)
+                .await
+                .unwrap();
         }
         // Overwrite an existing file too.
         let fd = open(vol.top.as_ref(), "old", libc::O_RDWR).await.unwrap();
-        vol.top.write(&root(), &fd, 0, Bytes::from_static(b"CHANGED")).await.unwrap();
+        vol.top
+            .write(&root(), &fd, 0, Bytes::from_static(b"CHANGED"))
+            .await
+            .unwrap();
         close(vol.top.as_ref(), &fd).await.unwrap();
         tokio::time::sleep(Duration::from_millis(1500)).await;
     });
@@ -147,16 +240,29 @@ fn dead_brick_is_blamed_and_healed_by_glustershd() {
     let blame_key = format!("trusted.afr.{}-client-2", v.name);
     for b in &bricks[..2] {
         let old = nonzero_markers(&b.join("old"));
-        let c = counters(old.get(&blame_key).unwrap_or_else(|| panic!("{}: old not blamed: {old:?}", b.display())));
+        let c = counters(
+            old.get(&blame_key)
+                .unwrap_or_else(|| panic!("{}: old not blamed: {old:?}", b.display())),
+        );
         assert!(c[0] > 0, "data counter of {blame_key} on old: {c:?}");
         for i in 0..5 {
             let m = nonzero_markers(&b.join(format!("new{i}")));
-            assert!(m.contains_key(&blame_key), "new{i} on {}: {m:?}", b.display());
+            assert!(
+                m.contains_key(&blame_key),
+                "new{i} on {}: {m:?}",
+                b.display()
+            );
         }
         let r = nonzero_markers(b);
-        let rc = counters(r.get(&blame_key).unwrap_or_else(|| panic!("root not blamed: {r:?}")));
+        let rc = counters(
+            r.get(&blame_key)
+                .unwrap_or_else(|| panic!("root not blamed: {r:?}")),
+        );
         assert!(rc[2] > 0, "entry counter on the root: {rc:?}");
-        assert!(!m_has_dirty(&nonzero_markers(&b.join("old"))), "dirty left on old");
+        assert!(
+            !m_has_dirty(&nonzero_markers(&b.join("old"))),
+            "dirty left on old"
+        );
     }
     assert!(v.heal_info_entries() > 0);
     v.start_force();
@@ -184,13 +290,17 @@ fn two_dead_bricks_fail_cleanly_without_stale_reads() {
     let v = TestVolume::up("afrt-kill2", "1x3");
     let rt = runtime();
     let vol = rt.block_on(connect(&v.name, true));
-    rt.block_on(put(vol.top.as_ref(), "f", b"version-1", 4096)).unwrap();
+    rt.block_on(put(vol.top.as_ref(), "f", b"version-1", 4096))
+        .unwrap();
     // Brick 0 misses version 2.
     v.kill_brick(0);
     std::thread::sleep(Duration::from_millis(500));
     rt.block_on(async {
         let fd = open(vol.top.as_ref(), "f", libc::O_RDWR).await.unwrap();
-        vol.top.write(&root(), &fd, 0, Bytes::from_static(b"version-2")).await.unwrap();
+        vol.top
+            .write(&root(), &fd, 0, Bytes::from_static(b"version-2"))
+            .await
+            .unwrap();
         close(vol.top.as_ref(), &fd).await.unwrap();
     });
     // Bring brick 0 back (not healed: self-heal daemon off), then kill the two good ones.
@@ -217,12 +327,21 @@ fn two_dead_bricks_fail_cleanly_without_stale_reads() {
         let e = create(top, "new", 0).await.unwrap_err();
         assert!(e.is(libc::ENOTCONN), "create: {e}");
         let e = top
-            .mkdir(&root(), &Loc::entry(Gfid::ROOT, "dir"), 0o755, 0, &Dict::new())
+            .mkdir(
+                &root(),
+                &Loc::entry(Gfid::ROOT, "dir"),
+                0o755,
+                0,
+                &Dict::new(),
+            )
             .await
             .unwrap_err();
         assert!(e.is(libc::ENOTCONN), "mkdir: {e}");
         if let Ok(fd) = open(top, "f", libc::O_RDWR).await {
-            let e = top.write(&root(), &fd, 0, Bytes::from_static(b"x")).await.unwrap_err();
+            let e = top
+                .write(&root(), &fd, 0, Bytes::from_static(b"x"))
+                .await
+                .unwrap_err();
             assert!(e.is(libc::ENOTCONN), "write: {e}");
             top.release(&fd).await;
         }
@@ -255,13 +374,21 @@ fn slow_brick_does_not_slow_writes_but_fsync_waits() {
     let t = Instant::now();
     rt.block_on(async {
         for i in 1..=50 {
-            top.write(&c, &fd, (i * 4096) as u64, block(i)).await.unwrap();
+            top.write(&c, &fd, (i * 4096) as u64, block(i))
+                .await
+                .unwrap();
         }
     });
     let took = t.elapsed();
     eprintln!("50 x 4 KiB O_DIRECT writes with one brick stopped: {took:?}");
-    assert!(took < Duration::from_secs(3), "writes waited for the stopped brick: {took:?}");
-    assert!(a.background_writes(&fd.gfid) > 0, "the stopped brick has writes outstanding");
+    assert!(
+        took < Duration::from_secs(3),
+        "writes waited for the stopped brick: {took:?}"
+    );
+    assert!(
+        a.background_writes(&fd.gfid) > 0,
+        "the stopped brick has writes outstanding"
+    );
     // A read of what was just written is served from a brick that has it.
     let back = rt.block_on(top.read(&c, &fd, 50 * 4096, 4096)).unwrap();
     assert_eq!(back, block(50));
@@ -272,10 +399,17 @@ fn slow_brick_does_not_slow_writes_but_fsync_waits() {
         rt.spawn(async move { a2.fsync(&root(), &fd2, false).await })
     };
     std::thread::sleep(Duration::from_secs(2));
-    assert!(!fsync.is_finished(), "fsync returned while a brick was stopped");
+    assert!(
+        !fsync.is_finished(),
+        "fsync returned while a brick was stopped"
+    );
     v.signal_brick(2, "CONT");
     rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(60), fsync).await.unwrap().unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(60), fsync)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         assert_eq!(a.background_writes(&fd.gfid), 0);
         close(top, &fd).await.unwrap();
     });
@@ -299,17 +433,28 @@ fn wait_all_mode_waits_for_the_slow_brick() {
     let (a, bricks_c) = rt.block_on(direct_afr(&v.name, false));
     let c = root();
     let fd = rt.block_on(create(&a, "f", 0)).unwrap();
-    rt.block_on(a.write(&c, &fd, 0, Bytes::from_static(b"first"))).unwrap();
+    rt.block_on(a.write(&c, &fd, 0, Bytes::from_static(b"first")))
+        .unwrap();
     v.signal_brick(2, "STOP");
     let w = {
         let (a2, fd2) = (a.clone(), fd.clone());
-        rt.spawn(async move { a2.write(&root(), &fd2, 5, Bytes::from_static(b"second")).await })
+        rt.spawn(async move {
+            a2.write(&root(), &fd2, 5, Bytes::from_static(b"second"))
+                .await
+        })
     };
     std::thread::sleep(Duration::from_secs(2));
-    assert!(!w.is_finished(), "wait-all write returned while a brick was stopped");
+    assert!(
+        !w.is_finished(),
+        "wait-all write returned while a brick was stopped"
+    );
     v.signal_brick(2, "CONT");
     rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(60), w).await.unwrap().unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(60), w)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         close(&a, &fd).await.unwrap();
     });
     assert_eq!(assert_identical(&v.bricks(), "f"), b"firstsecond");
@@ -328,7 +473,13 @@ fn two_clients_overlapping_writes_stay_identical() {
     let rt = runtime();
     let v1 = rt.block_on(connect(&v.name, true));
     let v2 = rt.block_on(connect(&v.name, true));
-    rt.block_on(put(v1.top.as_ref(), "shared", &vec![0u8; 256 * 1024], 65536)).unwrap();
+    rt.block_on(put(
+        v1.top.as_ref(),
+        "shared",
+        &vec![0u8; 256 * 1024],
+        65536,
+    ))
+    .unwrap();
     rt.block_on(async {
         let f1 = open(v1.top.as_ref(), "shared", libc::O_RDWR).await.unwrap();
         let f2 = open(v2.top.as_ref(), "shared", libc::O_RDWR).await.unwrap();
@@ -336,7 +487,9 @@ fn two_clients_overlapping_writes_stay_identical() {
         let w1 = tokio::spawn(async move {
             for i in 0..200u64 {
                 let off = (i * 7919) % (200 * 1024);
-                t1.write(&root(), &f1, off, Bytes::from(pattern(8192, 1))).await.unwrap();
+                t1.write(&root(), &f1, off, Bytes::from(pattern(8192, 1)))
+                    .await
+                    .unwrap();
             }
             t1.fsync(&root(), &f1, false).await.unwrap();
             close(t1.as_ref(), &f1).await.unwrap();
@@ -344,7 +497,9 @@ fn two_clients_overlapping_writes_stay_identical() {
         let w2 = tokio::spawn(async move {
             for i in 0..200u64 {
                 let off = (i * 6271) % (200 * 1024);
-                t2.write(&root(), &f2, off, Bytes::from(pattern(8192, 2))).await.unwrap();
+                t2.write(&root(), &f2, off, Bytes::from(pattern(8192, 2)))
+                    .await
+                    .unwrap();
             }
             close(t2.as_ref(), &f2).await.unwrap();
         });
@@ -370,10 +525,22 @@ fn gluster_rs_beside_c_client_stays_identical() {
     let v = TestVolume::up("afrt-cmix", "1x3");
     let mnt = format!("/mnt/{}", v.name);
     std::fs::create_dir_all(&mnt).unwrap();
-    run(Command::new("timeout").arg("60").args(["mount", "-t", "glusterfs", &format!("{HOST}:/{}", v.name), &mnt]));
+    run(Command::new("timeout").arg("60").args([
+        "mount",
+        "-t",
+        "glusterfs",
+        &format!("{HOST}:/{}", v.name),
+        &mnt,
+    ]));
     let rt = runtime();
     let vol = rt.block_on(connect(&v.name, true));
-    rt.block_on(put(vol.top.as_ref(), "shared", &vec![0u8; 256 * 1024], 65536)).unwrap();
+    rt.block_on(put(
+        vol.top.as_ref(),
+        "shared",
+        &vec![0u8; 256 * 1024],
+        65536,
+    ))
+    .unwrap();
     let path = format!("{mnt}/shared");
     let cwriter = std::thread::spawn(move || {
         use std::os::unix::fs::FileExt;
@@ -385,10 +552,15 @@ fn gluster_rs_beside_c_client_stays_identical() {
         f.sync_all().unwrap();
     });
     rt.block_on(async {
-        let fd = open(vol.top.as_ref(), "shared", libc::O_RDWR).await.unwrap();
+        let fd = open(vol.top.as_ref(), "shared", libc::O_RDWR)
+            .await
+            .unwrap();
         for i in 0..200u64 {
             let off = (i * 7919) % (200 * 1024);
-            vol.top.write(&root(), &fd, off, Bytes::from(pattern(8192, 1))).await.unwrap();
+            vol.top
+                .write(&root(), &fd, off, Bytes::from(pattern(8192, 1)))
+                .await
+                .unwrap();
         }
         close(vol.top.as_ref(), &fd).await.unwrap();
     });
@@ -411,10 +583,15 @@ fn distribute_replicate_2x3() {
     let names: Vec<String> = (0..16).map(|i| format!("file{i}")).collect();
     rt.block_on(async {
         for (i, n) in names.iter().enumerate() {
-            put(vol.top.as_ref(), n, &pattern(10_000 + i, i as u8), 4096).await.unwrap();
+            put(vol.top.as_ref(), n, &pattern(10_000 + i, i as u8), 4096)
+                .await
+                .unwrap();
         }
         for (i, n) in names.iter().enumerate() {
-            assert_eq!(get(vol.top.as_ref(), n).await.unwrap(), pattern(10_000 + i, i as u8));
+            assert_eq!(
+                get(vol.top.as_ref(), n).await.unwrap(),
+                pattern(10_000 + i, i as u8)
+            );
         }
     });
     let bricks = v.bricks();
@@ -422,13 +599,25 @@ fn distribute_replicate_2x3() {
     let mut used = [0; 2];
     for (i, n) in names.iter().enumerate() {
         let holders: Vec<usize> = (0..2)
-            .filter(|&s| sets[s][0].join(n).metadata().map(|m| m.len() > 0).unwrap_or(false))
+            .filter(|&s| {
+                sets[s][0]
+                    .join(n)
+                    .metadata()
+                    .map(|m| m.len() > 0)
+                    .unwrap_or(false)
+            })
             .collect();
         assert_eq!(holders.len(), 1, "{n} on sets {holders:?}");
         used[holders[0]] += 1;
-        assert_eq!(assert_identical(sets[holders[0]], n), pattern(10_000 + i, i as u8));
+        assert_eq!(
+            assert_identical(sets[holders[0]], n),
+            pattern(10_000 + i, i as u8)
+        );
     }
-    assert!(used[0] > 0 && used[1] > 0, "both replica sets used: {used:?}");
+    assert!(
+        used[0] > 0 && used[1] > 0,
+        "both replica sets used: {used:?}"
+    );
     assert_eq!(v.heal_info_entries(), 0);
     rt.block_on(vol.shutdown());
 }

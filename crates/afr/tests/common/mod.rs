@@ -115,7 +115,9 @@ impl TestVolume {
 
     pub fn signal_brick(&self, i: usize, sig: &str) {
         let pid = self.brick_pids()[i].expect("brick running");
-        run(Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()));
+        run(Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(pid.to_string()));
     }
 
     /// SIGTERM brick `i` and wait until it is gone.
@@ -153,7 +155,10 @@ impl TestVolume {
             if n == 0 {
                 return;
             }
-            assert!(t.elapsed() < timeout, "heal did not finish: {n} entries left");
+            assert!(
+                t.elapsed() < timeout,
+                "heal did not finish: {n} entries left"
+            );
             std::thread::sleep(Duration::from_secs(3));
         }
     }
@@ -163,9 +168,15 @@ impl Drop for TestVolume {
     fn drop(&mut self) {
         // Resume anything a test stopped, then tear down.
         for pid in self.brick_pids().into_iter().flatten() {
-            let _ = Command::new("kill").arg("-CONT").arg(pid.to_string()).output();
+            let _ = Command::new("kill")
+                .arg("-CONT")
+                .arg(pid.to_string())
+                .output();
         }
-        let _ = Command::new("umount").arg("-l").arg(format!("/mnt/{}", self.name)).output();
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(format!("/mnt/{}", self.name))
+            .output();
         let out = Command::new("timeout")
             .arg("300")
             .arg(dev_cluster())
@@ -173,7 +184,11 @@ impl Drop for TestVolume {
             .output();
         if let Ok(o) = out {
             if !o.status.success() {
-                eprintln!("dev-cluster down {}: {}", self.name, String::from_utf8_lossy(&o.stderr));
+                eprintln!(
+                    "dev-cluster down {}: {}",
+                    self.name,
+                    String::from_utf8_lossy(&o.stderr)
+                );
             }
         }
     }
@@ -197,7 +212,9 @@ pub fn xattrs(path: &Path) -> BTreeMap<String, String> {
 pub fn nonzero_markers(path: &Path) -> BTreeMap<String, String> {
     xattrs(path)
         .into_iter()
-        .filter(|(k, v)| k.starts_with("trusted.afr.") && v.trim_start_matches("0x").chars().any(|c| c != '0'))
+        .filter(|(k, v)| {
+            k.starts_with("trusted.afr.") && v.trim_start_matches("0x").chars().any(|c| c != '0')
+        })
         .collect()
 }
 
@@ -230,20 +247,34 @@ pub async fn connect(volume: &str, first_ack: bool) -> graph::Volume {
 
 /// The replicate translator of a volume, built directly over its brick clients (for tests that
 /// need [`afr::Afr`]'s own API, e.g. the background write count).
-pub async fn direct_afr(volume: &str, first_ack: bool) -> (afr::Afr, Vec<Arc<client::BrickClient>>) {
+pub async fn direct_afr(
+    volume: &str,
+    first_ack: bool,
+) -> (afr::Afr, Vec<Arc<client::BrickClient>>) {
     let (_server, text) = client::mgmt::fetch_volfile(&[graph::Server::new(HOST, 24007)], volume)
         .await
         .expect("volfile");
     let spec = volfile::ClientVolume::parse(&text).expect("parse");
-    let r = spec.replicates().into_iter().next().expect("a replica set").clone();
+    let r = spec
+        .replicates()
+        .into_iter()
+        .next()
+        .expect("a replica set")
+        .clone();
     let mut children = Vec::new();
     let mut bricks = Vec::new();
     for c in r.clients() {
         let mut cfg = client::BrickConfig::new(c.name.clone(), HOST, c.remote_subvolume.clone());
         cfg.ping_timeout = Duration::from_secs(10);
-        cfg.options = c.options.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        cfg.options = c
+            .options
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let b = client::BrickClient::new(cfg);
-        b.wait_ready(Duration::from_secs(20)).await.expect("brick up");
+        b.wait_ready(Duration::from_secs(20))
+            .await
+            .expect("brick up");
         bricks.push(b.clone());
         children.push(afr::Child::brick(b));
     }
@@ -265,10 +296,19 @@ pub fn root() -> Caller {
 /// Create `name` in the root directory of `top`.
 pub async fn create(top: &dyn Subvolume, name: &str, flags: i32) -> fop::Result<Fd> {
     let c = root();
-    let root_l = top.lookup(&c, &Loc::gfid(fop::Gfid::ROOT), &Dict::new()).await?;
+    let root_l = top
+        .lookup(&c, &Loc::gfid(fop::Gfid::ROOT), &Dict::new())
+        .await?;
     let loc = Loc::entry(root_l.iatt.gfid, Bytes::copy_from_slice(name.as_bytes()));
     let (fd, _) = top
-        .create(&c, &loc, libc::O_RDWR | libc::O_CREAT | flags, 0o644, 0o022, &Dict::new())
+        .create(
+            &c,
+            &loc,
+            libc::O_RDWR | libc::O_CREAT | flags,
+            0o644,
+            0o022,
+            &Dict::new(),
+        )
         .await?;
     Ok(fd)
 }
@@ -292,7 +332,8 @@ pub async fn put(top: &dyn Subvolume, name: &str, data: &[u8], chunk: usize) -> 
     let fd = create(top, name, 0).await?;
     let c = root();
     for (i, part) in data.chunks(chunk.max(1)).enumerate() {
-        top.write(&c, &fd, (i * chunk) as u64, Bytes::copy_from_slice(part)).await?;
+        top.write(&c, &fd, (i * chunk) as u64, Bytes::copy_from_slice(part))
+            .await?;
     }
     close(top, &fd).await
 }
@@ -328,14 +369,26 @@ pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
 
 /// Assert that `rel` is the same file on every brick: bytes, gfid, and no non-zero AFR markers.
 pub fn assert_identical(bricks: &[PathBuf], rel: &str) -> Vec<u8> {
-    let first = std::fs::read(bricks[0].join(rel)).unwrap_or_else(|e| panic!("{rel} on brick 0: {e}"));
+    let first =
+        std::fs::read(bricks[0].join(rel)).unwrap_or_else(|e| panic!("{rel} on brick 0: {e}"));
     let gfid0 = xattrs(&bricks[0].join(rel)).get("trusted.gfid").cloned();
     assert!(gfid0.is_some(), "{rel} has no gfid");
     for b in bricks {
         let p = b.join(rel);
         let data = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-        assert!(data == first, "{} differs from brick 0 ({} vs {} bytes)", p.display(), data.len(), first.len());
-        assert_eq!(xattrs(&p).get("trusted.gfid").cloned(), gfid0, "{} gfid", p.display());
+        assert!(
+            data == first,
+            "{} differs from brick 0 ({} vs {} bytes)",
+            p.display(),
+            data.len(),
+            first.len()
+        );
+        assert_eq!(
+            xattrs(&p).get("trusted.gfid").cloned(),
+            gfid0,
+            "{} gfid",
+            p.display()
+        );
         let m = nonzero_markers(&p);
         assert!(m.is_empty(), "{} has markers {m:?}", p.display());
     }
