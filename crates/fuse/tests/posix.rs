@@ -414,7 +414,15 @@ fn check_files_and_io(m: &Ours) {
     let mut past = [0u8; 10];
     assert_eq!(fh.read_at(&mut past, data.len() as u64 + 100).unwrap(), 0);
 
-    // O_APPEND, O_EXCL, O_TRUNC.
+    let mut f = File::open(&f).unwrap();
+    f.seek(SeekFrom::Start(7)).unwrap();
+    let mut s = String::new();
+    f.read_to_string(&mut s).unwrap();
+    assert_eq!(s, "gluster\n");
+}
+
+/// O_APPEND (several write(2)s per line, each must land at the end), O_EXCL, O_TRUNC.
+fn check_append(m: &Ours) {
     let a = m.p("d1/append.log");
     for i in 0..3 {
         let mut f = OpenOptions::new()
@@ -435,11 +443,6 @@ fn check_files_and_io(m: &Ours) {
         .open(&a)
         .unwrap();
     assert_eq!(fs::metadata(&a).unwrap().len(), 0);
-    let mut f = File::open(&f).unwrap();
-    f.seek(SeekFrom::Start(7)).unwrap();
-    let mut s = String::new();
-    f.read_to_string(&mut s).unwrap();
-    assert_eq!(s, "gluster\n");
 }
 
 fn check_setattr(m: &Ours) {
@@ -518,7 +521,25 @@ fn check_names(m: &Ours) {
     assert_eq!(a.ino(), b.ino());
     assert_eq!(b.nlink(), 2);
 
-    // rename: same directory, other directory, over an existing file, a directory.
+    // unlink/rmdir and their errors.
+    fs::remove_file(m.p("hard")).unwrap();
+    assert_eq!(fs::metadata(m.p("d1/d2/hello.txt")).unwrap().nlink(), 1);
+    assert_eq!(err_of(fs::remove_file(m.p("nonexistent"))), libc::ENOENT);
+    assert_eq!(err_of(fs::create_dir(m.p("d1"))), libc::EEXIST);
+    assert_eq!(err_of(fs::remove_dir(m.p("d1"))), libc::ENOTEMPTY);
+    fs::write(m.p("plainfile"), b"").unwrap();
+    assert_eq!(err_of(fs::remove_dir(m.p("plainfile"))), libc::ENOTDIR);
+    assert_eq!(err_of(File::open(m.p("nope/x"))), libc::ENOENT);
+    assert_eq!(err_of(fs::write(m.p("plainfile/x"), b"")), libc::ENOTDIR);
+    fs::create_dir_all(m.p("tree/a/b")).unwrap();
+    fs::write(m.p("tree/a/b/f"), b"x").unwrap();
+    fs::remove_dir_all(m.p("tree")).unwrap();
+    assert_eq!(err_of(fs::metadata(m.p("tree"))), libc::ENOENT);
+}
+
+/// rename(2): same directory, other directory, a directory, and many names that hash to
+/// different DHT subvolumes.
+fn check_renames(m: &Ours) {
     fs::write(m.p("r1"), b"one").unwrap();
     fs::rename(m.p("r1"), m.p("r2")).unwrap();
     assert_eq!(err_of(fs::metadata(m.p("r1"))), libc::ENOENT);
@@ -553,17 +574,7 @@ fn check_names(m: &Ours) {
             format!("content {i}")
         );
     }
-    // unlink/rmdir and their errors.
-    fs::remove_file(m.p("hard")).unwrap();
-    assert_eq!(fs::metadata(m.p("d1/d2/hello.txt")).unwrap().nlink(), 1);
-    assert_eq!(err_of(fs::remove_file(m.p("nonexistent"))), libc::ENOENT);
-    assert_eq!(err_of(fs::create_dir(m.p("d1"))), libc::EEXIST);
-    assert_eq!(err_of(fs::remove_dir(m.p("d1"))), libc::ENOTEMPTY);
-    assert_eq!(err_of(fs::remove_dir(m.p("victim"))), libc::ENOTDIR);
-    assert_eq!(err_of(File::open(m.p("nope/x"))), libc::ENOENT);
-    assert_eq!(err_of(fs::write(m.p("victim/x"), b"")), libc::ENOTDIR);
     fs::remove_dir_all(m.p("xr")).unwrap();
-    assert_eq!(err_of(fs::metadata(m.p("xr"))), libc::ENOENT);
 }
 
 /// Renames over existing files, whose old and new names may hash to different DHT subvolumes.
@@ -980,8 +991,8 @@ fn posix_end_to_end() {
     let files = [
         "d1/d2/hello.txt",
         "d1/big.bin",
-        "victim",
-        "d1/rd-moved/sub/f",
+        "attrs",
+        "many/entry-0007-with-a-longish-name",
         "d1",
     ];
     let inos: Vec<u64> = files
@@ -1052,6 +1063,8 @@ fn posix_end_to_end() {
 
     drop(c);
     drop(b);
+    check_renames(&a);
+    check_append(&a);
     check_cross_subvol_overwrite(&a);
     drop(a);
     let _ = fs::remove_dir_all(&base);
@@ -1079,6 +1092,9 @@ fn posix_over_replicate() {
     let b = Ours::mount(&name, &base.join("b"), test_opts(&name));
     check_locks(&a, &b);
     drop(b);
+    check_renames(&a);
+    check_append(&a);
+    check_cross_subvol_overwrite(&a);
     drop(a);
     let _ = fs::remove_dir_all(&base);
     drop(vol);
