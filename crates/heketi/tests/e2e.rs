@@ -320,7 +320,7 @@ async fn e2e_lifecycle() {
         loops: Vec::new(),
         server: None,
     };
-    for n in ["n1", "n2", "n3", "n4", "n5"] {
+    for n in ["n1", "n2", "n3", "n4", "n5", "n6"] {
         std::fs::create_dir_all(format!("{root}/{n}")).expect("device dir");
     }
     let port = free_port();
@@ -698,6 +698,77 @@ async fn e2e_lifecycle() {
         w3 >> 20
     );
     eprintln!("after expand wrote {} MiB more", (w2 + w3) >> 20);
+
+    // ---- device removal moves bricks: a 4th node joins, one brick's
+    // device is disabled and removed (replace-brick), data stays readable
+    let n6 = admin
+        .node_add(&NodeAddRequest {
+            zone: 4,
+            hostnames: HostAddresses {
+                manage: vec!["127.0.0.6".into()],
+                storage: vec!["127.0.0.6".into()],
+            },
+            cluster: c1.clone(),
+            tags: Tags::new(),
+        })
+        .await
+        .expect("node 6");
+    admin
+        .device_add(&DeviceAddRequest {
+            name: format!("{root}/n6"),
+            node: n6.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("device n6");
+    let victim = ex.bricks[0].device.clone();
+    let old_brick = ex.bricks[0].id.clone();
+    let (st, _) = status_of(
+        &http,
+        reqwest::Method::DELETE,
+        &format!("{url}/devices/{victim}"),
+        Some(tok(
+            "admin",
+            ADMIN_KEY,
+            "DELETE",
+            &format!("/devices/{victim}"),
+            now,
+            now + 3600,
+        )),
+    )
+    .await;
+    assert_eq!(st, 400, "deleting a device that is not removed");
+    admin
+        .device_state(&victim, EntryState::Offline)
+        .await
+        .expect("disable");
+    let t0 = Instant::now();
+    admin
+        .device_state(&victim, EntryState::Failed)
+        .await
+        .expect("remove (replace-brick)");
+    eprintln!("device remove (replace-brick) took {:?}", t0.elapsed());
+    let moved = admin.volume_info(&vol.id).await.expect("info");
+    assert!(
+        moved
+            .bricks
+            .iter()
+            .all(|b| b.device != victim && b.id != old_brick),
+        "{moved:?}"
+    );
+    assert!(moved.bricks.iter().any(|b| b.node == n6.id), "{moved:?}");
+    let mut nodes: Vec<&str> = moved.bricks.iter().map(|b| b.node.as_str()).collect();
+    nodes.sort();
+    nodes.dedup();
+    assert_eq!(nodes.len(), 3, "replica set still on 3 nodes");
+    let (_, gi) = sh("gluster", &["--mode=script", "volume", "info", &req.name]);
+    assert!(gi.contains(&moved.bricks[0].path), "{gi}");
+    let d = admin.device_info(&victim).await.expect("device info");
+    assert!(d.bricks.is_empty() && d.storage.used == 0, "{d:?}");
+    let len = std::fs::metadata(format!("{mnt}/more"))
+        .expect("stat")
+        .len();
+    assert_eq!(len, 300 << 20, "data readable after replace-brick");
 
     // delete
     let (ok, out) = sh("umount", &[&mnt]);
