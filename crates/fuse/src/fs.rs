@@ -8,7 +8,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -58,6 +58,7 @@ struct Settings {
     max_readahead: u32,
     max_background: u16,
     congestion_threshold: u16,
+    inode_limit: usize,
 }
 
 /// An open file or directory.
@@ -87,6 +88,8 @@ pub(crate) struct Core {
     in_flight: AtomicUsize,
     groups: GroupCache,
     cfg: Settings,
+    /// For asking the kernel to drop entries (set once the session runs).
+    notifier: OnceLock<fuser::Notifier>,
 }
 
 /// Decrements the in-flight counter when a task ends.
@@ -152,7 +155,9 @@ impl Core {
                 max_readahead: opts.max_readahead,
                 max_background: opts.max_background,
                 congestion_threshold: opts.congestion_threshold,
+                inode_limit: opts.inode_limit,
             },
+            notifier: OnceLock::new(),
         }
     }
 
@@ -160,6 +165,7 @@ impl Core {
         let t = lock(&self.inodes);
         MountStats {
             inodes: t.len(),
+            kernel_inodes: t.active_len(),
             lru_inodes: t.lru_len(),
             open_handles: lock(&self.files).len(),
             in_flight: self.in_flight.load(Ordering::Relaxed),
@@ -167,7 +173,13 @@ impl Core {
     }
 
     fn gfid(&self, ino: u64) -> Res<Gfid> {
-        lock(&self.inodes).gfid(ino).ok_or(libc::ESTALE)
+        let mut t = lock(&self.inodes);
+        t.touch(ino);
+        t.gfid(ino).ok_or(libc::ESTALE)
+    }
+
+    pub(crate) fn set_notifier(&self, n: fuser::Notifier) {
+        let _ = self.notifier.set(n);
     }
 
     fn caller(&self, id: &ReqId) -> Caller {
@@ -936,6 +948,67 @@ impl Core {
         }
         Ok(())
     }
+}
+
+/// Most entries asked to be dropped per round.
+const INVALIDATE_BATCH: usize = 4096;
+
+/// Keep the inodes the kernel holds near `inode_limit`: once a second, if there are more, ask the
+/// kernel to drop the dentries of the least recently used ones (FUSE_NOTIFY_INVAL_ENTRY); it then
+/// forgets those not in use, and they leave the table through the LRU. This is what GlusterFS's
+/// lru-limit invalidation does against the C client's memory growth: the kernel otherwise keeps
+/// dentries (and so our inodes) until it is short of memory itself.
+pub(crate) fn start_invalidator(core: &Arc<Core>) {
+    let limit = core.cfg.inode_limit;
+    if limit == 0 {
+        return;
+    }
+    let weak = Arc::downgrade(core);
+    core.rt.spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(core) = weak.upgrade() else { break };
+            let Some(notifier) = core.notifier.get().cloned() else {
+                continue;
+            };
+            let batch = {
+                let mut t = lock(&core.inodes);
+                let over = t.active_len().saturating_sub(limit);
+                if over == 0 {
+                    continue;
+                }
+                t.invalidation_candidates((over + limit / 16).min(INVALIDATE_BATCH))
+            };
+            drop(core);
+            let n = batch.len();
+            // A notification can wait for the kernel's directory lock: not on a runtime thread.
+            let sent = tokio::task::spawn_blocking(move || {
+                let mut sent = 0usize;
+                for (_, names) in batch {
+                    for (parent, name) in names {
+                        // ENOENT: the kernel had already dropped it.
+                        if notifier
+                            .inval_entry(INodeNo(parent), OsStr::from_bytes(&name))
+                            .is_ok()
+                        {
+                            sent += 1;
+                        }
+                    }
+                }
+                sent
+            })
+            .await
+            .unwrap_or(0);
+            tracing::debug!(
+                inodes = n,
+                invalidated = sent,
+                limit,
+                "asked the kernel to drop entries"
+            );
+        }
+    });
 }
 
 /// Bytes of a dict value as an xattr value.

@@ -49,6 +49,8 @@ struct Inode {
     names: Vec<(u64, Bytes)>,
     /// Position in the LRU when `nlookup == 0`.
     lru_seq: Option<u64>,
+    /// Position in the use order when the kernel holds it (`nlookup > 0`, not the root).
+    use_seq: Option<u64>,
 }
 
 /// See the module documentation.
@@ -57,6 +59,8 @@ pub struct InodeTable {
     inodes: HashMap<u64, Inode>,
     dentries: HashMap<(u64, Bytes), u64>,
     lru: BTreeMap<u64, u64>,
+    /// Inodes the kernel holds, least recently used first.
+    active: BTreeMap<u64, u64>,
     next_seq: u64,
     lru_limit: usize,
 }
@@ -71,12 +75,14 @@ impl InodeTable {
                 nlookup: 1,
                 names: Vec::new(),
                 lru_seq: None,
+                use_seq: None,
             },
         );
         Self {
             inodes,
             dentries: HashMap::new(),
             lru: BTreeMap::new(),
+            active: BTreeMap::new(),
             next_seq: 0,
             lru_limit,
         }
@@ -143,6 +149,7 @@ impl InodeTable {
                 self.lru.remove(&seq);
             }
         }
+        self.touch(ino);
         Ok(ino)
     }
 
@@ -195,6 +202,7 @@ impl InodeTable {
             nlookup: 0,
             names: Vec::new(),
             lru_seq: None,
+            use_seq: None,
         });
         if let Some((p, name)) = parent {
             self.add_name(ino, p, name);
@@ -210,7 +218,14 @@ impl InodeTable {
         let now_zero = match self.inodes.get_mut(&ino) {
             Some(inode) if inode.nlookup > 0 => {
                 inode.nlookup = inode.nlookup.saturating_sub(n);
-                inode.nlookup == 0
+                if inode.nlookup == 0 {
+                    if let Some(seq) = inode.use_seq.take() {
+                        self.active.remove(&seq);
+                    }
+                    true
+                } else {
+                    false
+                }
             }
             _ => false,
         };
@@ -218,6 +233,50 @@ impl InodeTable {
             self.push_lru(ino);
             self.trim_lru();
         }
+    }
+
+    /// Note a use of `ino` (a request on it), for choosing what to ask the kernel to drop.
+    pub fn touch(&mut self, ino: u64) {
+        if ino == ROOT_INO {
+            return;
+        }
+        let seq = self.next_seq;
+        let Some(inode) = self.inodes.get_mut(&ino) else {
+            return;
+        };
+        if inode.nlookup == 0 {
+            return;
+        }
+        self.next_seq += 1;
+        if let Some(old) = inode.use_seq.replace(seq) {
+            self.active.remove(&old);
+        }
+        self.active.insert(seq, ino);
+    }
+
+    /// Number of inodes the kernel holds (root excluded).
+    pub fn active_len(&self) -> usize {
+        self.active.len()
+    }
+
+    /// Up to `max` of the least recently used inodes the kernel holds, with their known names, to
+    /// ask the kernel to drop (FUSE_NOTIFY_INVAL_ENTRY). They count as used now, so a kernel that
+    /// keeps them (in use) does not make the next round pick the same ones.
+    pub fn invalidation_candidates(&mut self, max: usize) -> Vec<(u64, Vec<(u64, Bytes)>)> {
+        let picked: Vec<u64> = self.active.values().take(max).copied().collect();
+        let mut out = Vec::with_capacity(picked.len());
+        for ino in picked {
+            let names = self
+                .inodes
+                .get(&ino)
+                .map(|i| i.names.clone())
+                .unwrap_or_default();
+            self.touch(ino);
+            if !names.is_empty() {
+                out.push((ino, names));
+            }
+        }
+        out
     }
 
     /// `name` in `parent` is gone (unlink, rmdir, a failed lookup).
@@ -296,6 +355,9 @@ impl InodeTable {
         if let Some(inode) = self.inodes.remove(&ino) {
             if let Some(seq) = inode.lru_seq {
                 self.lru.remove(&seq);
+            }
+            if let Some(seq) = inode.use_seq {
+                self.active.remove(&seq);
             }
             for key in inode.names {
                 if self.dentries.get(&key) == Some(&ino) {
@@ -460,6 +522,32 @@ mod tests {
         let b = t.link(Some((ROOT_INO, b"n")), g(2)).unwrap();
         assert_eq!(t.dentry(ROOT_INO, b"n"), Some((b, g(2))));
         assert!(t.names(a).is_empty());
+    }
+
+    #[test]
+    fn use_order_picks_least_recently_used_kernel_inodes() {
+        let mut t = InodeTable::new(10);
+        let a = t.link(Some((ROOT_INO, b"a")), g(1)).unwrap();
+        let b = t.link(Some((ROOT_INO, b"b")), g(2)).unwrap();
+        let c = t.link(Some((ROOT_INO, b"c")), g(3)).unwrap();
+        assert_eq!(t.active_len(), 3);
+        t.touch(a);
+        let picked = t.invalidation_candidates(2);
+        assert_eq!(
+            picked,
+            vec![
+                (b, vec![(ROOT_INO, Bytes::from_static(b"b"))]),
+                (c, vec![(ROOT_INO, Bytes::from_static(b"c"))])
+            ]
+        );
+        // Picked ones moved to the back: next round starts with `a`.
+        assert_eq!(t.invalidation_candidates(1)[0].0, a);
+        t.forget(b, 1);
+        assert_eq!(t.active_len(), 2);
+        t.touch(b); // forgotten: not tracked
+        assert_eq!(t.active_len(), 2);
+        t.touch(ROOT_INO);
+        assert_eq!(t.active_len(), 2);
     }
 
     #[test]

@@ -8,7 +8,14 @@
 //! * Node ids and `st_ino` are GlusterFS's inode numbers (`gfid_to_ino`, root = 1), stable across
 //!   remounts and equal to what a C-client mount shows.
 //! * Memory stays bounded on long runs: the inode table holds what the kernel holds plus an LRU of
-//!   at most `lru_limit` forgotten inodes; open files and directory read-ahead are per open handle.
+//!   at most `lru_limit` forgotten inodes, and past `inode_limit` kernel-held inodes the client asks
+//!   the kernel to drop its least recently used entries; open files and directory read-ahead are
+//!   per open handle; the group cache is capped.
+//! * Locks: fcntl locks go to the bricks with the kernel's lock owner; flock(2) locks too, as
+//!   GlusterFS treats them (a whole-file POSIX lock whose owner is the open file). fuser 0.18
+//!   answers FUSE_INTERRUPT with ENOSYS, so the kernel stops sending interrupts: a process blocked
+//!   in F_SETLKW/flock waits until granted or until it gets a fatal signal (its task then ends
+//!   when the lock is granted, and the bricks drop the lock when the fd is released).
 //! * Built on `fuser` 0.18 without libfuse: its `Filesystem` methods take `&self` and its replies
 //!   are `Send`, so a handler hands the reply to a task; it runs several reader threads on cloned
 //!   /dev/fuse fds; the mount itself is ours ([`mount`]) so the fstype reads `fuse.<subtype>`.
@@ -46,6 +53,8 @@ pub enum FuseError {
 pub struct MountStats {
     /// Inodes in the table (root included).
     pub inodes: usize,
+    /// Of which the kernel holds (has looked up and not forgotten), root excluded.
+    pub kernel_inodes: usize,
     /// Of which forgotten by the kernel and kept in the LRU.
     pub lru_inodes: usize,
     /// Open files and directories.
@@ -97,6 +106,8 @@ pub fn mount(
             return Err(FuseError::Session(format!("handshake: {e}")));
         }
     };
+    core.set_notifier(session.notifier());
+    fs::start_invalidator(&core);
     if let Err(e) = set_readahead(&kernel.mountpoint, opts.max_readahead) {
         tracing::debug!(error = %e, "cannot raise the mount's readahead");
     }

@@ -32,6 +32,11 @@ pub struct FuseOptions {
     pub fopen_keep_cache: bool,
     /// `lru-limit`: inodes forgotten by the kernel that the client keeps as hints (default 65536).
     pub lru_limit: usize,
+    /// `inode-limit`: when the kernel holds more inodes than this, the client asks it to drop the
+    /// least recently used entries (as GlusterFS's lru-limit invalidation does), so the client's
+    /// memory stays bounded even when the kernel has memory to spare. 0 = never ask (the kernel
+    /// then forgets only under its own memory pressure). Default 131072.
+    pub inode_limit: usize,
     /// Largest read/write request, bytes (default 1 MiB; the kernel caps it at its max_pages).
     pub max_write: u32,
     /// Kernel readahead window, bytes (default 1 MiB).
@@ -81,6 +86,7 @@ impl Default for FuseOptions {
             writeback_cache: false,
             fopen_keep_cache: false,
             lru_limit: 65536,
+            inode_limit: 131072,
             max_write: 1 << 20,
             max_readahead: 1 << 20,
             max_background: 64,
@@ -168,6 +174,7 @@ impl FuseOptions {
             }
             "fopen-keep-cache" => self.fopen_keep_cache = parse_bool(key, value)?,
             "lru-limit" => self.lru_limit = parse_num(key, value)?,
+            "inode-limit" => self.inode_limit = parse_num(key, value)?,
             "max-write" => {
                 let v: u32 = parse_num(key, value)?;
                 if !(4096..=(16 << 20)).contains(&v) {
@@ -300,7 +307,7 @@ mod tests {
         let unknown = o
             .set_all(
                 "attribute-timeout=0.5,entry_timeout=2,negative-timeout=1,direct-io-mode=on,\
-                 lru-limit=10,reader-thread-count=4,ro,noatime,nodev,acl,gid-timeout=0,\
+                 lru-limit=10,inode-limit=5,reader-thread-count=4,ro,noatime,nodev,acl,gid-timeout=0,\
                  fopen-keep-cache=off,backup-volfile-servers=a:b,fsname=vm:/v",
             )
             .unwrap();
@@ -310,6 +317,7 @@ mod tests {
         assert_eq!(o.negative_timeout, Duration::from_secs(1));
         assert_eq!(o.direct_io, Some(true));
         assert_eq!(o.lru_limit, 10);
+        assert_eq!(o.inode_limit, 5);
         assert_eq!(o.reader_threads, 4);
         assert!(o.read_only && o.acl && !o.fopen_keep_cache);
         assert_eq!(o.gid_timeout, Duration::ZERO);

@@ -952,6 +952,77 @@ fn check_bounded_inodes(m: &Ours, lru_limit: usize) {
     );
 }
 
+/// With inode-limit, the client makes the kernel let go of old entries by itself (no memory
+/// pressure, no drop_caches): the table stays near inode-limit + lru-limit.
+fn check_inode_limit(m: &Ours, inode_limit: usize, lru_limit: usize) {
+    fs::create_dir(m.p("limit")).unwrap();
+    for i in 0..2000 {
+        File::create(m.p(&format!("limit/f{i}"))).unwrap();
+    }
+    for e in fs::read_dir(m.p("limit")).unwrap() {
+        fs::metadata(e.unwrap().path()).unwrap();
+    }
+    let bound = inode_limit + lru_limit + 64;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut st = m.handle().stats();
+    while st.inodes > bound && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
+        st = m.handle().stats();
+    }
+    report!("inode-limit {inode_limit}, lru-limit {lru_limit}: {st:?}");
+    assert!(st.inodes <= bound, "table not bounded: {st:?}");
+    assert!(st.kernel_inodes <= inode_limit + 64, "{st:?}");
+    // Everything is still reachable.
+    assert_eq!(fs::read_dir(m.p("limit")).unwrap().count(), 2000);
+    assert!(fs::metadata(m.p("limit/f7")).unwrap().is_file());
+}
+
+/// Requests from many threads are served concurrently (each is a task), not one by one.
+fn check_concurrency(m: &Ours) {
+    fs::create_dir(m.p("conc")).unwrap();
+    for i in 0..32 {
+        fs::write(m.p(&format!("conc/f{i}")), pattern(256 * 1024, i)).unwrap();
+    }
+    drop_kernel_caches();
+    let max_in_flight = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let n = m.handle().stats().in_flight;
+                max_in_flight.fetch_max(n, std::sync::atomic::Ordering::Relaxed);
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        });
+        let workers: Vec<_> = (0..32u64)
+            .map(|i| {
+                s.spawn(move || {
+                    for _ in 0..4 {
+                        let d = fs::read(m.p(&format!("conc/f{i}"))).unwrap();
+                        assert!(d == pattern(256 * 1024, i));
+                        fs::metadata(m.p(&format!("conc/f{i}"))).unwrap();
+                        drop_kernel_caches();
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let max = max_in_flight.load(std::sync::atomic::Ordering::Relaxed);
+    report!(
+        "32 threads x 4 reads of 256 KiB: {:?}, up to {max} requests in flight",
+        t.elapsed()
+    );
+    assert!(
+        max >= 4,
+        "requests were not served concurrently (max in flight {max})"
+    );
+}
+
 #[test]
 fn posix_end_to_end() {
     if !is_root() {
@@ -979,6 +1050,7 @@ fn posix_end_to_end() {
     check_xattrs(&a);
     check_statfs(&a);
     check_fallocate(&a);
+    check_concurrency(&a);
 
     let mut bopts = test_opts(&name);
     bopts.writeback_cache = true;
@@ -986,6 +1058,12 @@ fn posix_end_to_end() {
     check_locks(&a, &b);
     check_writeback(&b, &a);
     check_bounded_inodes(&a, lru_limit);
+    let mut lopts = test_opts(&name);
+    lopts.inode_limit = 300;
+    lopts.lru_limit = 100;
+    let l = Ours::mount(&name, &base.join("l"), lopts);
+    check_inode_limit(&l, 300, 100);
+    drop(l);
 
     // Inode numbers survive a remount, and match the C client's.
     let files = [
