@@ -130,6 +130,12 @@ fn make_loop_device(img: &str, size: &str) -> Option<String> {
     (ok && dev.starts_with("/dev/loop")).then_some(dev)
 }
 
+fn local_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -573,6 +579,38 @@ async fn e2e_lifecycle() {
         "half-created volume left in GlusterFS"
     );
     assert_c1_empty(&admin, &c1, &root).await;
+
+    // ---- a name GlusterFS already has (a volume Heketi does not know):
+    // the create fails and the other volume is left alone
+    let foreign = format!("{prefix}_foreign");
+    std::fs::create_dir_all(format!("{root}/foreign")).expect("dir");
+    let brick = format!("{}:{root}/foreign/b", local_hostname());
+    let (ok, out) = sh(
+        "gluster",
+        &[
+            "--mode=script",
+            "volume",
+            "create",
+            &foreign,
+            &brick,
+            "force",
+        ],
+    );
+    assert!(ok, "{out}");
+    let clash = VolumeCreateRequest {
+        name: foreign.clone(),
+        clusters: vec![c1.clone()],
+        ..r3.clone()
+    };
+    let (st, msg) = match admin.volume_create(&clash).await {
+        Err(heketi::HeketiError::Http { status, message }) => (status, message),
+        other => panic!("create over a foreign volume: {other:?}"),
+    };
+    assert_eq!(st, 500, "{msg}");
+    eprintln!("name taken in GlusterFS: {st} {msg}");
+    assert!(gluster_has_volume(&foreign), "foreign volume was deleted");
+    assert_c1_empty(&admin, &c1, &root).await;
+    let _ = sh("gluster", &["--mode=script", "volume", "delete", &foreign]);
 
     // ---- crash in the middle of a create, then restart: rolled back
     let crash_name = format!("{prefix}_crash");

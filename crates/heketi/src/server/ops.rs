@@ -437,11 +437,34 @@ async fn rollback_create(app: &AppRef, op: &OpEntry) -> OpResult {
         }
     };
     if let Ok(host) = gluster_host(app, &v.cluster).await {
-        if app.exec.volume_exists(&host, &v.name).await.unwrap_or(true) {
-            app.exec
-                .volume_destroy(&host, &v.name)
+        if app
+            .exec
+            .volume_exists(&host, &v.name)
+            .await
+            .map_err(ex_err)?
+        {
+            // Only a volume made of our bricks is ours to delete: a create
+            // refused because the name was taken must not touch the owner's.
+            let info = app
+                .exec
+                .volume_info_text(&host, &v.name)
                 .await
                 .map_err(ex_err)?;
+            let ours = bricks.iter().any(|b| {
+                info.lines()
+                    .any(|l| l.trim_end().ends_with(&b.gluster_name))
+            });
+            if ours {
+                app.exec
+                    .volume_destroy(&host, &v.name)
+                    .await
+                    .map_err(ex_err)?;
+            } else {
+                tracing::warn!(
+                    "volume {} exists in GlusterFS but is not ours; left alone",
+                    v.name
+                );
+            }
         }
     } else {
         return Err("no glusterd reachable to check for a half-created volume".into());
