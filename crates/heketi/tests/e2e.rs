@@ -669,6 +669,7 @@ async fn e2e_lifecycle() {
     // ---- the lifecycle: create 1 GiB replica 3 through the client module
     let req = VolumeCreateRequest {
         size: 1,
+        gid: 2000,
         name: format!("{prefix}_vol"),
         clusters: vec![c1.clone()],
         durability: VolumeDurabilityInfo {
@@ -700,6 +701,12 @@ async fn e2e_lifecycle() {
     let mnt = format!("{root}-mnt");
     guard.mounts.push(mnt.clone());
     mount_volume(&vol, &mnt).await;
+    {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(&mnt).expect("stat mount");
+        assert_eq!(m.gid(), 2000, "volume root group is the requested gid");
+        assert_eq!(m.mode() & 0o7777, 0o2775, "setgid, group writable");
+    }
 
     // write past its size
     let (w1, e1) = fill(&format!("{mnt}/big"), 2 * GIB, false);

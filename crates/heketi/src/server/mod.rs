@@ -324,6 +324,12 @@ pub fn router(app: AppRef) -> Router {
 
 /// Open the database, recover interrupted operations, and build the app.
 pub async fn build_app(cfg: &Config, disable_auth: bool) -> Result<AppRef, HeketiError> {
+    if cfg.enable_tls {
+        return Err(HeketiError::Config(
+            "enable_tls is not supported by gluster-rs heketi; terminate TLS in a proxy in front of it"
+                .into(),
+        ));
+    }
     let auth = if cfg.auth_enabled(disable_auth)? {
         let leeway = std::env::var("HEKETI_JWT_IAT_LEEWAY_SECONDS")
             .ok()
