@@ -68,6 +68,8 @@ pub struct MountHandle {
     session: Option<fuser::BackgroundSession>,
     kernel: mount::KernelMount,
     core: Arc<fs::Core>,
+    /// The FUSE connection number (/sys/fs/fuse/connections/N).
+    connection: Option<String>,
 }
 
 impl std::fmt::Debug for MountHandle {
@@ -108,9 +110,16 @@ pub fn mount(
     };
     core.set_notifier(session.notifier());
     fs::start_invalidator(&core);
-    if let Err(e) = set_readahead(&kernel.mountpoint, opts.max_readahead) {
-        tracing::debug!(error = %e, "cannot raise the mount's readahead");
+    let dev = mount_dev(&kernel.mountpoint).ok();
+    match &dev {
+        Some(d) => {
+            if let Err(e) = set_readahead(d, opts.max_readahead) {
+                tracing::debug!(error = %e, "cannot raise the mount's readahead");
+            }
+        }
+        None => tracing::debug!("mount not found in /proc/self/mountinfo"),
     }
+    let connection = dev.and_then(|d| d.split_once(':').map(|(_, minor)| minor.to_string()));
     tracing::info!(
         mountpoint = %kernel.mountpoint.display(),
         fsname = %opts.fs_name,
@@ -121,6 +130,7 @@ pub fn mount(
         session: Some(session),
         kernel,
         core,
+        connection,
     })
 }
 
@@ -128,22 +138,82 @@ pub fn mount(
 /// buffered reads of up to `max_readahead` per request, is set on the mount's backing device
 /// (`/sys/class/bdi/MAJOR:MINOR/read_ahead_kb`, as `blockdev --setra` does for disks). The device
 /// number comes from /proc/self/mountinfo, so this sends no request to the mount itself.
-fn set_readahead(mountpoint: &Path, bytes: u32) -> std::io::Result<()> {
+fn set_readahead(dev: &str, bytes: u32) -> std::io::Result<()> {
+    std::fs::write(
+        format!("/sys/class/bdi/{dev}/read_ahead_kb"),
+        (bytes / 1024).max(4).to_string(),
+    )
+}
+
+/// The device number (`MAJOR:MINOR`) of the mount at `mountpoint`, from /proc/self/mountinfo (so
+/// no request goes to the mount itself). For FUSE the minor is also the connection number under
+/// /sys/fs/fuse/connections.
+fn mount_dev(mountpoint: &Path) -> std::io::Result<String> {
     let info = std::fs::read_to_string("/proc/self/mountinfo")?;
     let mp = mountpoint.to_string_lossy();
     // Fields: id parent major:minor root mountpoint ... (the last mount at this path wins).
-    let dev = info
-        .lines()
+    info.lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split(' ').collect();
             (f.get(4) == Some(&mp.as_ref())).then(|| f.get(2).map(|d| d.to_string()))?
         })
         .next_back()
-        .ok_or_else(|| std::io::Error::other("mount not in /proc/self/mountinfo"))?;
-    std::fs::write(
-        format!("/sys/class/bdi/{dev}/read_ahead_kb"),
-        (bytes / 1024).max(4).to_string(),
-    )
+        .ok_or_else(|| std::io::Error::other("mount not in /proc/self/mountinfo"))
+}
+
+/// How long an unmount waits for the session to end before aborting the connection (a lazily
+/// detached mount stays alive while processes keep files open in it).
+const UNMOUNT_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Abort FUSE connection `n`. The control files live on the fusectl file system, which systemd
+/// mounts at boot; where nothing did, it is mounted here (root only).
+fn abort_connection(n: &str) -> std::io::Result<()> {
+    const CTL: &str = "/sys/fs/fuse/connections";
+    let abort = format!("{CTL}/{n}/abort");
+    if !Path::new(&abort).exists() && nix::unistd::geteuid().is_root() {
+        let none: Option<&str> = None;
+        nix::mount::mount(
+            Some("fusectl"),
+            CTL,
+            Some("fusectl"),
+            nix::mount::MsFlags::empty(),
+            none,
+        )
+        .map_err(std::io::Error::from)?;
+        tracing::info!("mounted fusectl on {CTL}");
+    }
+    std::fs::write(abort, "1")
+}
+
+/// End the session after the kernel mount was detached: wait for its threads, and if files kept
+/// open elsewhere hold the connection alive, abort it (/sys/fs/fuse/connections/N/abort, as
+/// `fusermount -u` cannot) so the wait is bounded.
+fn finish_session(session: fuser::BackgroundSession, conn: Option<&str>) -> Result<(), FuseError> {
+    let deadline = std::time::Instant::now() + UNMOUNT_GRACE;
+    while !session.guard.is_finished() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    if !session.guard.is_finished() {
+        match conn {
+            Some(n) => {
+                tracing::warn!(
+                    connection = n,
+                    "mount still busy after unmount; aborting the FUSE connection"
+                );
+                if let Err(e) = abort_connection(n) {
+                    return Err(FuseError::Session(format!("abort connection {n}: {e}")));
+                }
+            }
+            None => {
+                return Err(FuseError::Session(
+                    "session still running after unmount (files kept open?)".into(),
+                ))
+            }
+        }
+    }
+    session
+        .join()
+        .map_err(|e| FuseError::Session(e.to_string()))
 }
 
 impl MountHandle {
@@ -172,7 +242,7 @@ impl MountHandle {
     pub fn unmount(mut self) -> Result<(), FuseError> {
         self.kernel.unmount()?;
         match self.session.take() {
-            Some(s) => s.join().map_err(|e| FuseError::Session(e.to_string())),
+            Some(s) => finish_session(s, self.connection.as_deref()),
             None => Ok(()),
         }
     }
@@ -182,7 +252,7 @@ impl Drop for MountHandle {
     fn drop(&mut self) {
         if let Some(s) = self.session.take() {
             let _ = self.kernel.unmount();
-            if let Err(e) = s.join() {
+            if let Err(e) = finish_session(s, self.connection.as_deref()) {
                 tracing::warn!(error = %e, "FUSE session ended with an error");
             }
         }

@@ -1063,7 +1063,21 @@ fn posix_end_to_end() {
     lopts.lru_limit = 100;
     let l = Ours::mount(&name, &base.join("l"), lopts);
     check_inode_limit(&l, 300, 100);
-    drop(l);
+    // Unmounting while a file is still open: bounded (the connection is aborted after a grace
+    // period), and the open file then fails instead of hanging.
+    let held = File::open(l.p("limit/f7")).unwrap();
+    let t = Instant::now();
+    let l_mp = l.mp.clone();
+    l.unmount();
+    report!("unmount with a file held open: {:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_secs(30));
+    assert!(proc_mounts_line(&l_mp).is_none());
+    let mut buf = [0u8; 1];
+    assert!(
+        (&held).read(&mut buf).is_err(),
+        "read on an aborted connection"
+    );
+    drop(held);
 
     // Inode numbers survive a remount, and match the C client's.
     let files = [
