@@ -29,6 +29,8 @@ use crate::config::Config;
 pub const DEFAULT_MOUNT_OPTS: &str = "rw,inode64,noatime,nouuid";
 /// Timeout of local file system commands (mkfs, mount, lvcreate...).
 const FS_TIMEOUT: Duration = Duration::from_secs(120);
+/// Retries of a gluster command refused because glusterd is busy.
+const GLUSTER_BUSY_RETRIES: u32 = 10;
 /// Heketi's cap on a thin pool's metadata (16 GiB, in KiB).
 const MAX_POOL_METADATA_KIB: u64 = 16 * 1024 * 1024;
 
@@ -279,6 +281,14 @@ pub fn needs_force(bricks: &[String], replica: usize) -> bool {
     })
 }
 
+/// glusterd refused a command because another transaction holds its lock
+/// (glusterd-locks.c / glusterd-mgmt.c messages); nothing was changed.
+pub fn is_glusterd_busy(msg: &str) -> bool {
+    msg.contains("Another transaction is in progress")
+        || msg.contains("Locking failed on")
+        || msg.contains("Unable to acquire lock")
+}
+
 /// Parse `df -k --output=size,avail` (second line), KiB.
 pub fn parse_df(out: &str) -> Option<(u64, u64)> {
     let line = out.lines().nth(1)?;
@@ -442,11 +452,26 @@ impl Executor {
         self.run(host, &v, FS_TIMEOUT).await
     }
 
-    /// Run a gluster CLI command on `host`.
+    /// Run a gluster CLI command on `host`. glusterd runs one transaction
+    /// at a time cluster-wide and refuses others before changing anything
+    /// ("Another transaction is in progress", "Locking failed"), so those
+    /// refusals are retried a few times.
     pub async fn gluster(&self, host: &str, args: &[String]) -> Result<String, ExecError> {
         let mut v = vec!["gluster".to_string()];
         v.extend(args.iter().cloned());
-        self.run(host, &v, self.cli_timeout).await
+        let mut attempt = 0;
+        loop {
+            match self.run(host, &v, self.cli_timeout).await {
+                Err(ExecError::Failed { msg, .. })
+                    if attempt < GLUSTER_BUSY_RETRIES && is_glusterd_busy(&msg) =>
+                {
+                    attempt += 1;
+                    tracing::info!("glusterd busy ({msg}); retry {attempt}");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+                r => return r,
+            }
+        }
     }
 
     fn gl(args: &[&str]) -> Vec<String> {
@@ -1037,6 +1062,19 @@ mod tests {
         assert_eq!(b.meta_kib, 7864);
         assert_eq!(b.total_kib(), 1572864 + 7864);
         assert_eq!(b.lv_dev(), "/dev/mapper/vg_dev-brick_br");
+    }
+
+    #[test]
+    fn busy_glusterd_messages() {
+        assert!(is_glusterd_busy(
+            "volume create: v: failed: Another transaction is in progress for v. Please try again after some time."
+        ));
+        assert!(is_glusterd_busy(
+            "Locking failed on vm. Please check log file for details."
+        ));
+        assert!(!is_glusterd_busy(
+            "volume create: v: failed: Volume v already exists"
+        ));
     }
 
     #[test]
