@@ -142,7 +142,7 @@ async fn brick_report(
         count: Some(0),
     };
     if !b.is_connected() {
-        report.status = fop::errno_text(libc::ENOTCONN);
+        report.status = crate::strerror(libc::ENOTCONN);
         report.count = None;
         return report;
     }
@@ -153,7 +153,7 @@ async fn brick_report(
             Ok(x) => x,
             Err(e) if e.is(libc::ENOENT) || e.is(libc::ESTALE) || e.is(libc::ENOTSUP) => continue,
             Err(e) => {
-                report.status = e.to_string();
+                report.status = crate::strerror(e.errno());
                 if report.entries.is_empty() {
                     report.count = None;
                 }
@@ -262,11 +262,11 @@ pub async fn heal_counts(vol: &HealVolume) -> Vec<HealCount> {
     for rs in &vol.replicas {
         for b in &rs.bricks {
             let (status, count) = if !b.is_connected() {
-                (fop::errno_text(libc::ENOTCONN), None)
+                (crate::strerror(libc::ENOTCONN), None)
             } else {
                 match index::pending_count(b, &c).await {
                     Ok(n) => (String::new(), Some(n)),
-                    Err(e) => (e.to_string(), None),
+                    Err(e) => (crate::strerror(e.errno()), None),
                 }
             };
             out.push(HealCount {

@@ -122,6 +122,15 @@ impl HealError {
 
 pub type Result<T> = std::result::Result<T, HealError>;
 
+/// `strerror(3)` text of an errno (without Rust's " (os error N)" suffix), as GlusterFS prints it.
+pub fn strerror(errno: i32) -> String {
+    let t = fop::errno_text(errno);
+    match t.find(" (os error ") {
+        Some(i) => t[..i].to_string(),
+        None => t,
+    }
+}
+
 static OWNER_SEQ: AtomicU64 = AtomicU64::new(1);
 
 /// A caller for one heal: root, the self-heal pid, and a lock owner of its own (AFR sets one per

@@ -145,14 +145,14 @@ async fn resolve_one(vol: &HealVolume, policy: &Policy, file: &str) -> Resolved 
         Err(e) => {
             return fail(format!(
                 "Lookup failed on {file}:{}.",
-                fop::errno_text(e.errno())
+                crate::strerror(e.errno())
             ))
         }
     };
     let Some(rs) = vol.replicas.get(loc.replica) else {
         return fail(format!(
             "Lookup failed on {file}:{}.",
-            fop::errno_text(libc::ENOENT)
+            crate::strerror(libc::ENOENT)
         ));
     };
     let choice = match choice_for(rs, policy) {
@@ -207,7 +207,7 @@ async fn resolve_one(vol: &HealVolume, policy: &Policy, file: &str) -> Resolved 
         }
         Err(e) => fail(format!(
             "Healing {file} failed:{}.",
-            fop::errno_text(e.errno())
+            crate::strerror(e.errno())
         )),
     }
 }

@@ -121,45 +121,48 @@ fn count(ev: &mut CrawlEvent, r: &Result<HealOutcome, HealError>) {
 }
 
 /// Heal one indexed inode and tidy the index as glustershd does: a GFID that no brick knows is
-/// dropped from the indices that list it; an inode whose markers are all zero gets an all-zero
-/// xattrop on every brick, which makes the index translators drop it (`afr_shd_zero_xattrop`).
+/// dropped from the indices that list it (`afr_shd_entry_purge`); an inode whose markers are all
+/// zero gets an all-zero xattrop on every brick, which makes the index translators drop it
+/// (`afr_shd_zero_xattrop`). `seen` are its xattrop/dirty sightings, `ec` its entry-changes ones.
 async fn heal_indexed(
     rs: &ReplicaSet,
     gfid: Gfid,
     seen: &Sightings,
-    entry_changes: bool,
+    ec: &Sightings,
 ) -> Result<HealOutcome, HealError> {
     let r = heal_inode_with(rs, gfid, &HealRequest::default()).await;
     let c = heal_caller();
+    let purge_ec = || async {
+        for (i, dir, name) in ec {
+            if let Err(e) = index::purge_entry_changes(&rs.bricks[*i], &c, *dir, name).await {
+                tracing::debug!(brick = %rs.bricks[*i].label, %gfid, error = %e, "index purge failed");
+            }
+        }
+    };
     match &r {
         Ok(o) if o.status == HealStatus::Gone => {
             for (i, dir, name) in seen {
                 let b = &rs.bricks[*i];
-                let res = if entry_changes {
-                    index::purge_entry_changes(b, &c, *dir, name).await
-                } else {
-                    index::purge(b, &c, *dir, name).await
-                };
-                if let Err(e) = res {
+                if let Err(e) = index::purge(b, &c, *dir, name).await {
                     tracing::debug!(brick = %b.label, %gfid, error = %e, "index purge failed");
                 }
             }
+            purge_ec().await;
         }
         Ok(o) if o.status == HealStatus::NothingToDo => {
             let zero: Vec<Option<Delta>> = (0..rs.n()).map(|_| Some(Delta::zero(rs.n()))).collect();
             post_op(rs, &c, gfid, &zero).await;
-            if entry_changes {
-                for (i, dir, name) in seen {
-                    let _ = index::purge_entry_changes(&rs.bricks[*i], &c, *dir, name).await;
-                }
-            }
+            purge_ec().await;
         }
         _ => {}
     }
     r
 }
 
-/// One index sweep of a replica set, repeated while passes heal something.
+/// One index sweep of a replica set, repeated while passes heal something (and, twice at most,
+/// while some heal failed: an inode whose parent was being healed in the same pass, or whose lock
+/// another healer held, is usually fine a moment later). Healed and stale counts add up over the
+/// passes; split-brain and failure counts are the last pass's, what is left.
 pub async fn index_sweep(rs: &ReplicaSet, opts: &SweepOptions) -> CrawlEvent {
     let mut total = CrawlEvent::begin(&rs.name, CrawlType::Index);
     if rs.up().iter().filter(|&&u| u).count() < 2 {
@@ -167,20 +170,26 @@ pub async fn index_sweep(rs: &ReplicaSet, opts: &SweepOptions) -> CrawlEvent {
         total.finish();
         return total;
     }
+    let mut retries = 0;
     for pass in 0..opts.max_passes.max(1) {
         let (inodes, dirs) = collect_index(rs).await;
-        if inodes.is_empty() && dirs.is_empty() {
+        // A directory in entry-changes is usually in the xattrop index too: heal it once.
+        let mut work: BTreeMap<Gfid, (Sightings, Sightings)> = BTreeMap::new();
+        for (g, s) in inodes {
+            work.entry(g).or_default().0 = s;
+        }
+        for (g, s) in dirs {
+            work.entry(g).or_default().1 = s;
+        }
+        if work.is_empty() {
+            total.split_brain = 0;
+            total.heal_failed = 0;
             break;
         }
         let mut ev = CrawlEvent::begin(&rs.name, CrawlType::Index);
-        let work: Vec<(Gfid, Sightings, bool)> = inodes
-            .into_iter()
-            .map(|(g, s)| (g, s, false))
-            .chain(dirs.into_iter().map(|(g, s)| (g, s, true)))
-            .collect();
         tracing::debug!(replica = %rs.name, pass, entries = work.len(), "index sweep pass");
         let results: Vec<Result<HealOutcome, HealError>> = stream::iter(work)
-            .map(|(g, s, ec)| async move { heal_indexed(rs, g, &s, ec).await })
+            .map(|(g, (s, ec))| async move { heal_indexed(rs, g, &s, &ec).await })
             .buffer_unordered(opts.parallel.max(1))
             .collect()
             .await;
@@ -195,10 +204,18 @@ pub async fn index_sweep(rs: &ReplicaSet, opts: &SweepOptions) -> CrawlEvent {
                 Err(e) => tracing::info!(replica = %rs.name, error = %e, "heal failed"),
             }
         }
-        let healed = ev.healed;
-        total.add(&ev);
-        if healed == 0 {
-            break;
+        total.healed += ev.healed;
+        total.stale += ev.stale;
+        total.bytes_copied += ev.bytes_copied;
+        total.blocks_skipped += ev.blocks_skipped;
+        total.entries_fixed += ev.entries_fixed;
+        total.split_brain = ev.split_brain;
+        total.heal_failed = ev.heal_failed;
+        if ev.healed == 0 {
+            if ev.heal_failed == 0 || retries >= 2 {
+                break;
+            }
+            retries += 1;
         }
         tokio::time::sleep(opts.pass_pause).await;
     }
