@@ -815,9 +815,28 @@ async fn e2e_lifecycle() {
         .len();
     assert_eq!(len, 300 << 20, "data readable after replace-brick");
 
-    // delete
     let (ok, out) = sh("umount", &[&mnt]);
     assert!(ok, "umount: {out}");
+
+    // ---- as after a reboot: volume down, a brick file system unmounted;
+    // the server mounts it again at start and starts the bricks
+    stop_server(&mut guard);
+    let (ok, out) = sh(
+        "gluster",
+        &["--mode=script", "volume", "stop", &req.name, "force"],
+    );
+    assert!(ok, "{out}");
+    let brick_mount = moved.bricks[1].path.trim_end_matches("/brick").to_string();
+    let (ok, out) = sh("umount", &[&brick_mount]);
+    assert!(ok, "umount brick: {out}");
+    guard.server = Some(start_server(&cfg_path, &log));
+    wait_up(&url).await;
+    let (ok, _) = sh("mountpoint", &["-q", &brick_mount]);
+    assert!(ok, "brick {brick_mount} mounted again at start");
+    let (_, st) = sh("gluster", &["--mode=script", "volume", "info", &req.name]);
+    assert!(st.contains("Status: Started"), "{st}");
+
+    // delete
     admin.volume_delete(&vol.id).await.expect("delete");
     assert!(!gluster_has_volume(&req.name));
     assert!(admin.volume_list().await.expect("list").volumes.is_empty());

@@ -810,23 +810,53 @@ async fn replace_brick(app: &AppRef, brick_id: &str) -> OpResult {
 
 /// Mount brick file systems that are not mounted (after a reboot).
 pub async fn remount_bricks(app: &AppRef) {
-    let bricks: Vec<Placed> = match app.db.read() {
-        Ok(r) => r
-            .bricks()
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|b| placed(&r, &b.id, app).ok())
-            .collect(),
+    let (bricks, volumes): (Vec<(String, Placed)>, Vec<VolumeEntry>) = match app.db.read() {
+        Ok(r) => (
+            r.bricks()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|b| placed(&r, &b.id, app).ok().map(|p| (b.volume.clone(), p)))
+                .collect(),
+            r.volumes().unwrap_or_default(),
+        ),
         Err(e) => {
             tracing::error!("remount: {e}");
             return;
         }
     };
-    for b in bricks {
+    let mut restart: Vec<String> = Vec::new();
+    for (vol, b) in bricks {
         match app.exec.brick_remount(&b.host, &b.layout).await {
-            Ok(true) => tracing::info!("Mounted brick {} again", b.layout.brick_id),
+            Ok(true) => {
+                tracing::info!("Mounted brick {} again", b.layout.brick_id);
+                if !restart.contains(&vol) {
+                    restart.push(vol);
+                }
+            }
             Ok(false) => {}
             Err(e) => tracing::error!("Unable to mount brick {}: {e}", b.layout.brick_id),
+        }
+    }
+    // glusterd could not start those bricks without their file systems:
+    // start them now (`volume start force` only starts what is down).
+    for vid in restart {
+        let Some(v) = volumes.iter().find(|v| v.id == vid && v.pending.is_none()) else {
+            continue;
+        };
+        let host = match gluster_host(app, &v.cluster).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!("Unable to restart bricks of {}: {e}", v.name);
+                continue;
+            }
+        };
+        let args: Vec<String> = ["--mode=script", "volume", "start", &v.name, "force"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        match app.exec.gluster(&host, &args).await {
+            Ok(_) => tracing::info!("Started the bricks of volume {} again", v.name),
+            Err(e) => tracing::error!("Unable to restart bricks of {}: {e}", v.name),
         }
     }
 }
