@@ -35,6 +35,9 @@ pub const LINKTO_XATTR: &str = "trusted.glusterfs.dht.linkto";
 pub const LAYOUT_HEAL_DOMAIN: &str = "dht.layout.heal";
 /// xdata key asking a brick to create an entry with this GFID.
 pub const GFID_REQ: &str = "gfid-req";
+/// xdata key marking a fop as internal (libglusterfs/src/glusterfs/glusterfs.h
+/// GLUSTERFS_INTERNAL_FOP_KEY).
+pub const INTERNAL_FOP_KEY: &str = "glusterfs-internal-fop";
 
 /// Options of the distribute translator (the volfile's cluster/distribute options).
 #[derive(Debug, Clone)]
@@ -248,11 +251,13 @@ impl Dht {
         target: usize,
     ) -> Result<()> {
         let target_name = self.sv(target)?.name().to_string();
+        // As dht_linkfile_create (dht-linkfile.c): the GFID of the file, the internal-fop key that
+        // lets the brick hard-link to an existing GFID handle (a second name of a hard-linked
+        // file), and the cached subvolume's name as a C string.
         let mut xdata = Dict::new();
         xdata.set_gfuuid(GFID_REQ, gfid);
-        let mut v = target_name.into_bytes();
-        v.push(0);
-        xdata.set_bin(LINKTO_XATTR, v);
+        xdata.set_str(INTERNAL_FOP_KEY, "yes");
+        xdata.set_str(LINKTO_XATTR, &target_name);
         let r = self
             .sv(on)?
             .mknod(
