@@ -665,12 +665,24 @@ async fn release_epoch(inner: Arc<Inner>, ctx: Arc<InodeCtx>, id: u64) {
 
 /// Wait until no data epoch is held or releasing and nothing is in flight (flush, release).
 pub async fn settle(inner: &Arc<Inner>, ctx: &Arc<InodeCtx>) -> fop::Result<()> {
-    request_release(inner, ctx);
     let deadline = tokio::time::Instant::now() + inner.opts.wait_timeout;
-    wait_until(ctx, deadline, "releasing the eager lock", |st| {
-        st.inflight.is_empty() && matches!(st.epoch, EpochState::None)
-    })
-    .await
+    loop {
+        request_release(inner, ctx);
+        wait_until(ctx, deadline, "releasing the eager lock", |st| {
+            st.inflight.is_empty()
+                && match &st.epoch {
+                    EpochState::None => true,
+                    // Taken again after our request (it was being acquired): ask again.
+                    EpochState::Held(e) => !e.release,
+                    _ => false,
+                }
+        })
+        .await?;
+        let st = ctx.lock();
+        if st.inflight.is_empty() && matches!(st.epoch, EpochState::None) {
+            return Ok(());
+        }
+    }
 }
 
 /// Wait until no write of the inode is in flight.

@@ -65,6 +65,12 @@ pub fn build_node(
             Ok(Arc::new(Dht::new(d.name.clone(), children, dopts)))
         }
         Node::Replicate(r) => {
+            if r.arbiter_count > 0 || r.thin_arbiter.is_some() {
+                return Err(GraphError::Unsupported(format!(
+                    "{}: arbiter and thin-arbiter replica sets are not supported yet",
+                    r.name
+                )));
+            }
             // Children: brick clients report their connection state (and carry the lock
             // contention callbacks); anything else is used through the fop interface only.
             let mut children = Vec::with_capacity(r.children.len());

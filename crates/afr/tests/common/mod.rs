@@ -229,6 +229,10 @@ pub fn counters(hex: &str) -> [i32; 3] {
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()
