@@ -362,3 +362,68 @@ fn ten_thousand_small_files_in_one_directory() {
         );
     }
 }
+
+/// PIDs of processes that hold /dev/fuse open and were started for `mountpoint` (the helper's
+/// daemon carries it in its command line).
+fn daemons_for(mountpoint: &Path) -> Vec<u32> {
+    let mp = mountpoint.to_string_lossy().to_string();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let args: Vec<String> = cmd
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if !args.iter().any(|a| a == &mp) {
+            continue;
+        }
+        let holds_fuse = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|fds| {
+                fds.flatten().any(|fd| {
+                    std::fs::read_link(fd.path()).is_ok_and(|t| t == Path::new("/dev/fuse"))
+                })
+            })
+            .unwrap_or(false);
+        if holds_fuse {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+#[test]
+fn auto_unmount_removes_the_mount_when_the_client_dies() {
+    helper_installed();
+    let vol = TestVolume::new("mntg", "1x1");
+    let m = mount_rs(&vol, "auto_unmount");
+    std::fs::write(m.path("f"), b"x").unwrap();
+    let pids = daemons_for(&m.dir);
+    assert_eq!(
+        pids.len(),
+        1,
+        "expected one client daemon for {}: {pids:?}",
+        m.dir.display()
+    );
+    sh(&format!("kill -KILL {}", pids[0]));
+    let mut gone = false;
+    for _ in 0..100 {
+        if !is_mounted(&m.dir) {
+            gone = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(gone, "mount still present after the client died");
+    // Without auto_unmount the mount stays (and reports ENOTCONN) until umount.
+    let m2 = mount_rs(&vol, "");
+    let pids = daemons_for(&m2.dir);
+    assert_eq!(pids.len(), 1);
+    sh(&format!("kill -KILL {}", pids[0]));
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(is_mounted(&m2.dir));
+    let e = std::fs::metadata(m2.path("f")).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::ENOTCONN), "{e}");
+}
