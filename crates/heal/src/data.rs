@@ -77,7 +77,7 @@ async fn heal_data_locked(
     }
     let locked = lk.locked_on.clone();
     let d = discover(rs, c, gfid, &locked).await;
-    let log = d.changelog();
+    let mut log = d.changelog();
     let stats = d.stats();
     let dir = match log.find_direction(HealType::Data, &locked, rs.opts.quorum_count) {
         Ok(dir) => dir,
@@ -111,13 +111,17 @@ async fn heal_data_locked(
         lk.release(rs, c).await;
         return Err(not_all_up(rs, gfid, d.ok_count()));
     };
-    let mut undid = vec![false; n];
+    let undid = vec![false; n];
     if sel.resolved_split_brain {
-        let resets = reset_sink_blame(&log, HealType::Data, source, &sel.healed_sinks, &locked);
-        let failed = post_op(rs, c, gfid, &resets).await;
-        for i in 0..n {
-            undid[i] = resets[i].is_some() && !failed[i];
-        }
+        let resets = reset_sink_blame(
+            &log,
+            HealType::Data,
+            &sel.sources,
+            &sel.healed_sinks,
+            &locked,
+        );
+        post_op(rs, c, gfid, &resets).await;
+        log = discover(rs, c, gfid, &locked).await.changelog();
     }
     let sinks = sel.healed_sinks.clone();
     let mut healed = sel.healed_sinks.clone();

@@ -212,6 +212,8 @@ pub struct Direction {
     pub pending: bool,
     /// No source at all (`PFLAG_SBRAIN`): every locked brick is a sink.
     pub split_brain: bool,
+    /// `blames[i][j]`: brick `i` holds a non-zero pending counter against brick `j`.
+    pub blames: Vec<Vec<bool>>,
 }
 
 /// Not every brick answered: AFR refuses to decide (`-ENOTCONN`).
@@ -333,12 +335,16 @@ impl Changelog {
         for (i, wi) in witness.iter_mut().enumerate() {
             *wi = wi.wrapping_add(w(self.dirty(i, ty)));
         }
+        let blames = (0..n)
+            .map(|i| (0..n).map(|j| m(i, j) != 0).collect())
+            .collect();
         Ok(Direction {
             sources,
             sinks,
             witness,
             pending: pending_flag,
             split_brain,
+            blames,
         })
     }
 }
@@ -394,27 +400,30 @@ pub fn undo_pending(
         .collect()
 }
 
-/// `_afr_fav_child_reset_sink_xattrs`: when a split-brain is resolved by policy, first clear what
-/// each healed sink holds against the chosen source (and its dirty), so the source stays clean.
+/// `_afr_fav_child_reset_sink_xattrs`: when a split-brain is resolved, first clear what each
+/// healed sink holds against the chosen sources (and its dirty), so the sources are clean and an
+/// interrupted heal resumes from them. The caller reads the markers again afterwards, so the
+/// final undo clears the rest exactly.
 pub fn reset_sink_blame(
     log: &Changelog,
     ty: HealType,
-    source: usize,
+    sources: &[bool],
     healed_sinks: &[bool],
     locked_on: &[bool],
 ) -> Vec<Option<Delta>> {
     let n = log.n();
+    let flag = |v: &[bool], i: usize| v.get(i).copied().unwrap_or(false);
     (0..n)
         .map(|i| {
-            let sink = healed_sinks.get(i).copied().unwrap_or(false);
-            let locked = locked_on.get(i).copied().unwrap_or(false);
-            if !sink || !locked || i == source {
+            if !flag(healed_sinks, i) || !flag(locked_on, i) || flag(sources, i) {
                 return None;
             }
             let mut d = Delta::zero(n);
             d.dirty.set(ty, log.dirty(i, ty).wrapping_neg());
-            if let Some(p) = d.pending.get_mut(source) {
-                p.set(ty, log.cell(i, source, ty).wrapping_neg());
+            for (j, p) in d.pending.iter_mut().enumerate() {
+                if flag(sources, j) {
+                    p.set(ty, log.cell(i, j, ty).wrapping_neg());
+                }
             }
             Some(d)
         })

@@ -92,13 +92,18 @@ pub(crate) async fn heal_metadata(
             d = discover(rs, c, gfid, &locked).await;
         }
         let source = sel.source;
-        let mut undid = vec![false; n];
+        let undid = vec![false; n];
         if sel.resolved_split_brain {
-            let resets = reset_sink_blame(&log, HealType::Metadata, source, &sel.healed_sinks, &locked);
-            let failed = post_op(rs, c, gfid, &resets).await;
-            for i in 0..n {
-                undid[i] = resets[i].is_some() && !failed[i];
-            }
+            let resets = reset_sink_blame(
+                &log,
+                HealType::Metadata,
+                &sel.sources,
+                &sel.healed_sinks,
+                &locked,
+            );
+            post_op(rs, c, gfid, &resets).await;
+            d = discover(rs, c, gfid, &locked).await;
+            log = d.changelog();
         }
         let sinks = sel.healed_sinks.clone();
         let mut healed = sel.healed_sinks.clone();

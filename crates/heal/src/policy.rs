@@ -293,6 +293,25 @@ pub struct SplitBrainInput<'a> {
     pub xattrs_equal: &'a dyn Fn(usize, usize) -> bool,
     pub choice: Option<SplitBrainChoice>,
     pub favorite: FavoriteChild,
+    /// `blames[i][j]`: copy `i` blames copy `j` (empty when unknown).
+    pub blames: &'a [Vec<bool>],
+}
+
+/// Copies left as candidates that all agree with each other (none blames another): in a replica
+/// set of three, the two copies written while the third was down tie on size and mtime yet are
+/// one version. GlusterFS refuses such ties ("No bigger file", "No difference in mtime"); they
+/// are accepted here as one source, the first of them.
+fn consistent(sources: &[bool], blames: &[Vec<bool>]) -> bool {
+    let picked: Vec<usize> = (0..sources.len()).filter(|&i| sources[i]).collect();
+    !blames.is_empty()
+        && picked.iter().all(|&i| {
+            picked.iter().all(|&j| {
+                blames
+                    .get(i)
+                    .and_then(|r| r.get(j))
+                    .is_some_and(|&b| !b || i == j)
+            })
+        })
 }
 
 /// `afr_mark_split_brain_source_sinks`: a source for an inode in split-brain, or why not.
@@ -347,14 +366,14 @@ pub fn resolve_split_brain(
             }
             SplitBrainChoice::BiggerFile => {
                 mark_largest_file_as_source(sources, stats);
-                if count(sources) != 1 {
+                if count(sources) != 1 && !consistent(sources, input.blames) {
                     sources.iter_mut().for_each(|s| *s = false);
                     return Err(SplitBrainRefusal::NoBiggerFile);
                 }
             }
             SplitBrainChoice::LatestMtime => {
                 mark_latest_mtime_as_source(sources, stats);
-                if count(sources) != 1 {
+                if count(sources) != 1 && !consistent(sources, input.blames) {
                     sources.iter_mut().for_each(|s| *s = false);
                     return Err(SplitBrainRefusal::NoDiffInMtime);
                 }
@@ -373,8 +392,12 @@ pub fn resolve_split_brain(
             .iter()
             .position(|&s| s)
             .ok_or(SplitBrainRefusal::Unresolved)?;
-        sinks[source] = false;
-        healed_sinks[source] = false;
+        for i in 0..n {
+            if sources[i] {
+                sinks[i] = false;
+                healed_sinks[i] = false;
+            }
+        }
         return Ok(source);
     }
     if let Some(f) = favorite_child(input.favorite, stats) {
@@ -427,6 +450,7 @@ pub fn data_selection(
                 xattrs_equal: &eq,
                 choice,
                 favorite,
+                blames: &dir.blames,
             },
             &mut sources,
             &mut sinks,
@@ -542,6 +566,7 @@ pub fn metadata_selection(
                 xattrs_equal,
                 choice,
                 favorite,
+                blames: &dir.blames,
             },
             &mut sources,
             &mut sinks,
@@ -768,6 +793,14 @@ mod tests {
             witness: vec![0; sources.len()],
             pending: true,
             split_brain: !sources.iter().any(|&s| s),
+            // Without a source, every copy blames every other one.
+            blames: (0..sources.len())
+                .map(|i| {
+                    (0..sources.len())
+                        .map(|j| i != j && !sources.iter().any(|&s| s))
+                        .collect()
+                })
+                .collect(),
         }
     }
 
@@ -854,6 +887,46 @@ mod tests {
         .expect("ok")
         .expect("heal");
         assert_eq!(fav.source, 0);
+    }
+
+    #[test]
+    fn agreeing_copies_tie_as_one() {
+        // Brick 0 blames 1 and 2, they blame 0 but not each other; 1 and 2 hold the same newer
+        // version (same size and mtime).
+        let mut d = dir(&[false, false, false], &[true, true, true]);
+        d.blames = vec![
+            vec![false, true, true],
+            vec![true, false, false],
+            vec![true, false, false],
+        ];
+        let stats = [file(5, 10, 1), file(7, 20, 1), file(7, 20, 1)];
+        let s = data_selection(
+            &d,
+            &[true; 3],
+            &stats,
+            Some(SplitBrainChoice::LatestMtime),
+            FavoriteChild::None,
+            &[],
+            None,
+        )
+        .expect("ok")
+        .expect("heal");
+        assert_eq!(s.source, 1);
+        assert_eq!(s.healed_sinks, vec![true, false, false]);
+        // If they blamed each other, the tie is refused as GlusterFS does.
+        d.blames[1][2] = true;
+        assert_eq!(
+            data_selection(
+                &d,
+                &[true; 3],
+                &stats,
+                Some(SplitBrainChoice::LatestMtime),
+                FavoriteChild::None,
+                &[],
+                None
+            ),
+            Err(SplitBrainRefusal::NoDiffInMtime)
+        );
     }
 
     #[test]

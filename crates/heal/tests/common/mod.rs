@@ -234,6 +234,18 @@ pub struct Obj {
     pub user_xattrs: BTreeMap<String, String>,
 }
 
+/// The mtime GlusterFS shows for a brick object with `features.ctime` (the default): the one in
+/// `trusted.glusterfs.mdata` (posix-metadata-disk.h: version u8, flags u64, then ctime, mtime,
+/// atime as big-endian (sec, nsec) u64 pairs), not the backend file's.
+fn mdata_mtime(hex: &str) -> Option<i64> {
+    let h = hex.strip_prefix("0x")?;
+    let bytes: Vec<u8> = (0..h.len() / 2)
+        .filter_map(|i| u8::from_str_radix(h.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect();
+    let sec: [u8; 8] = bytes.get(25..33)?.try_into().ok()?;
+    Some(i64::from_be_bytes(sec))
+}
+
 fn xattrs_of(path: &Path) -> (String, BTreeMap<String, String>) {
     let out = Command::new("getfattr")
         .args(["-h", "-d", "-m", "-", "-e", "hex"])
@@ -248,6 +260,8 @@ fn xattrs_of(path: &Path) -> (String, BTreeMap<String, String>) {
         };
         if k == "trusted.gfid" {
             gfid = v.to_string();
+        } else if k == "trusted.glusterfs.mdata" {
+            user.insert(k.to_string(), v.to_string());
         } else if k.starts_with("user.") {
             user.insert(k.to_string(), v.to_string());
         }
@@ -295,7 +309,12 @@ pub fn brick_tree(brick: &Path, times: bool) -> BTreeMap<String, Obj> {
                     .map(|l| l.display().to_string())
                     .unwrap_or_default()
             });
-            let (gfid, user_xattrs) = xattrs_of(&p);
+            let (gfid, mut user_xattrs) = xattrs_of(&p);
+            let mdata = user_xattrs.remove("trusted.glusterfs.mdata");
+            let mtime = mdata
+                .as_deref()
+                .and_then(mdata_mtime)
+                .unwrap_or_else(|| md.mtime());
             out.insert(
                 rel,
                 Obj {
@@ -304,7 +323,7 @@ pub fn brick_tree(brick: &Path, times: bool) -> BTreeMap<String, Obj> {
                     uid: md.uid(),
                     gid: md.gid(),
                     size: if ft.is_dir() { 0 } else { md.size() },
-                    mtime: if times && !ft.is_dir() { md.mtime() } else { 0 },
+                    mtime: if times && !ft.is_dir() { mtime } else { 0 },
                     content,
                     link,
                     gfid,
