@@ -214,7 +214,7 @@ async fn run_on(vol: &Volume, cmd: FileCmd, path: &str) -> Result<()> {
             let (loc, l) = vol.resolve(&c, path).await.map_err(at(path))?;
             let attr = Iatt {
                 mode: (l.iatt.mode & !0o7777) | m,
-                ..l.iatt.clone()
+                ..l.iatt
             };
             top.setattr(&c, &loc, &attr, set_attr::MODE)
                 .await
@@ -397,7 +397,7 @@ async fn ls(
         list_dir(top, c, &loc).await.map_err(at(path))?
     } else {
         let name = path.rsplit('/').next().unwrap_or(path).to_string();
-        vec![(name, Some(l.iatt.clone()))]
+        vec![(name, Some(l.iatt))]
     };
     if json {
         let v: Vec<_> = entries

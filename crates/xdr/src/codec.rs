@@ -276,9 +276,15 @@ mod tests {
     #[test]
     fn oversized_length_rejected_before_allocation() {
         let mut d = Decoder::new(Bytes::from_static(b"\xff\xff\xff\xf0abcd"));
-        assert!(matches!(d.get_opaque(1 << 20), Err(XdrError::TooLong { .. })));
+        assert!(matches!(
+            d.get_opaque(1 << 20),
+            Err(XdrError::TooLong { .. })
+        ));
         let mut d = Decoder::new(Bytes::from_static(b"\0\0\0\x10abcd"));
-        assert!(matches!(d.get_opaque(1 << 20), Err(XdrError::Truncated { .. })));
+        assert!(matches!(
+            d.get_opaque(1 << 20),
+            Err(XdrError::Truncated { .. })
+        ));
         let mut d = Decoder::new(Bytes::from_static(b"\0\x10\0\0"));
         assert!(d.get_count(1 << 30, 4).is_err());
     }
