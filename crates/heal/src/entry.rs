@@ -621,6 +621,14 @@ async fn recreate_entry(
     match r {
         Ok(()) => {
             tracing::info!(brick = %b.label, %dir, name = %String::from_utf8_lossy(name), gfid = %src.gfid, newentry, "recreated entry");
+            if !newentry && !src.is_dir() {
+                // A new link to an inode the sink already had: the brick stamped the inode with
+                // the time of this call; give it back the source's times.
+                let valid = fop::set_attr::ATIME | fop::set_attr::MTIME;
+                if let Err(e) = b.subvol.setattr(c, &Loc::gfid(src.gfid), &src, valid).await {
+                    tracing::debug!(brick = %b.label, gfid = %src.gfid, error = %e, "restoring times failed");
+                }
+            }
             Ok(())
         }
         Err(e) => Err(e.into()),
