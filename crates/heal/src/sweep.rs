@@ -163,6 +163,10 @@ async fn heal_indexed(
 /// while some heal failed: an inode whose parent was being healed in the same pass, or whose lock
 /// another healer held, is usually fine a moment later). Healed and stale counts add up over the
 /// passes; split-brain and failure counts are the last pass's, what is left.
+///
+/// When a pass heals nothing the anonymous-inode directory is tidied, as glustershd does
+/// (`afr_cleanup_anon_inode_dir` after `afr_shd_index_sweep_all` returned 0); inodes that were
+/// only left there make the indices stale, so the passes run once more if it removed anything.
 pub async fn index_sweep(rs: &ReplicaSet, opts: &SweepOptions) -> CrawlEvent {
     let mut total = CrawlEvent::begin(&rs.name, CrawlType::Index);
     if rs.up().iter().filter(|&&u| u).count() < 2 {
@@ -170,6 +174,15 @@ pub async fn index_sweep(rs: &ReplicaSet, opts: &SweepOptions) -> CrawlEvent {
         total.finish();
         return total;
     }
+    passes(rs, opts, &mut total).await;
+    if clean_anon_dir(rs).await > 0 && total.heal_failed > 0 {
+        passes(rs, opts, &mut total).await;
+    }
+    total.finish();
+    total
+}
+
+async fn passes(rs: &ReplicaSet, opts: &SweepOptions, total: &mut CrawlEvent) {
     let mut retries = 0;
     for pass in 0..opts.max_passes.max(1) {
         let (inodes, dirs) = collect_index(rs).await;
@@ -219,8 +232,104 @@ pub async fn index_sweep(rs: &ReplicaSet, opts: &SweepOptions) -> CrawlEvent {
         }
         tokio::time::sleep(opts.pass_pause).await;
     }
-    total.finish();
-    total
+}
+
+/// Remove from the anonymous-inode directory what entry heal parked there and no heal will move
+/// back (`afr_shd_anon_inode_cleaner`): an inode present on this brick only, a file also linked
+/// under another name on this brick, or an inode that is anonymous on every brick that has it.
+/// Needs every brick up. Returns how many entries it removed.
+pub async fn clean_anon_dir(rs: &ReplicaSet) -> usize {
+    let Some((_, anon)) = rs.opts.anon_inode.clone() else {
+        return 0;
+    };
+    if !rs.up().iter().all(|&u| u) {
+        return 0;
+    }
+    let c = heal_caller();
+    let mut removed = 0;
+    for (i, b) in rs.bricks.iter().enumerate() {
+        let list = match crate::entry::list_dir_stat(b.subvol.as_ref(), &c, anon).await {
+            Ok(l) => l,
+            Err(_) => continue,
+        };
+        for (name, ia) in list {
+            let Some(gfid) = std::str::from_utf8(&name)
+                .ok()
+                .and_then(|s| s.parse::<Gfid>().ok())
+            else {
+                continue;
+            };
+            let gloc = fop::Loc::gfid(gfid);
+            let empty = fop::Dict::new();
+            let found = futures::future::join_all(
+                rs.bricks.iter().map(|x| x.subvol.lookup(&c, &gloc, &empty)),
+            )
+            .await;
+            if found
+                .iter()
+                .any(|r| matches!(r, Err(e) if !e.is(libc::ENOENT) && !e.is(libc::ESTALE)))
+            {
+                continue;
+            }
+            let present: Vec<bool> = found.iter().map(Result::is_ok).collect();
+            let count = present.iter().filter(|&&p| p).count();
+            let nlink = found
+                .get(i)
+                .and_then(|r| r.as_ref().ok())
+                .map_or(0, |l| l.iatt.nlink);
+            let entry = fop::Loc::entry(anon, name.clone()).with_gfid(gfid);
+            let purge = |x: &crate::replica::Brick| {
+                let entry = entry.clone();
+                let is_dir = ia.is_dir();
+                let sub = x.subvol.clone();
+                let c = c.clone();
+                async move {
+                    let r = if is_dir {
+                        sub.rmdir(&c, &entry, 1, &fop::Dict::new()).await
+                    } else {
+                        sub.unlink(&c, &entry, &fop::Dict::new()).await
+                    };
+                    match r {
+                        Err(e) if !e.is(libc::ENOENT) && !e.is(libc::ESTALE) => Err(e),
+                        _ => Ok(()),
+                    }
+                }
+            };
+            if count == 1 || (!ia.is_dir() && nlink > 1) {
+                tracing::warn!(brick = %b.label, %gfid, "expunging from the anonymous-inode directory");
+                match purge(b).await {
+                    Ok(()) => removed += 1,
+                    Err(e) => {
+                        tracing::debug!(brick = %b.label, %gfid, error = %e, "anonymous-inode cleanup failed")
+                    }
+                }
+            } else if count > 1 {
+                // Anonymous on every brick that has it: no name left anywhere.
+                let named = fop::Loc::entry(anon, name.clone());
+                let by_name = futures::future::join_all(
+                    rs.bricks
+                        .iter()
+                        .map(|x| x.subvol.lookup(&c, &named, &empty)),
+                )
+                .await;
+                let everywhere = present.iter().zip(&by_name).all(|(&p, r)| !p || r.is_ok());
+                if everywhere {
+                    tracing::warn!(%gfid, "expunging from the anonymous-inode directory of every brick");
+                    for (x, &here) in rs.bricks.iter().zip(&present) {
+                        if here {
+                            match purge(x).await {
+                                Ok(()) => removed += 1,
+                                Err(e) => {
+                                    tracing::debug!(brick = %x.label, %gfid, error = %e, "anonymous-inode cleanup failed")
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    removed
 }
 
 /// A full crawl of a replica set (`heal full`): every directory from the root gets a forced entry

@@ -66,6 +66,22 @@ fn namespace_and_metadata_changes_while_a_brick_is_down() {
         hv.shutdown().await;
     });
     let tree = assert_bricks_identical(&v.bricks, true);
+    // What entry heal parked in the anonymous-inode directory (x/old, deleted while brick 1 was
+    // down) was cleaned up once nothing was pending.
+    for b in &v.bricks {
+        for e in std::fs::read_dir(b).expect("brick").flatten() {
+            if e.file_name()
+                .to_string_lossy()
+                .starts_with(".glusterfs-anonymous-inode")
+            {
+                let left: Vec<_> = std::fs::read_dir(e.path())
+                    .expect("anon dir")
+                    .flatten()
+                    .collect();
+                assert!(left.is_empty(), "{}: {left:?}", b.display());
+            }
+        }
+    }
     // What the client did is what every brick now has.
     for gone in ["a/f1", "a/f2", "a/b", "x/old"] {
         assert!(!tree.contains_key(gone), "{gone} should be gone");

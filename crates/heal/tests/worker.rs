@@ -18,7 +18,9 @@ fn worker_killed_mid_heal_of_a_large_file() {
     let v = TestVolume::up(&format!("healkl{}", std::process::id() % 100000));
     let m = v.mount_c();
     let m = m.display().to_string();
-    sh(&format!("cd {m} && head -c 50000000 /dev/urandom > large && sync"));
+    sh(&format!(
+        "cd {m} && head -c 50000000 /dev/urandom > large && sync"
+    ));
     v.kill_brick(0);
     // Rewrite most of it while brick 0 is down: a long heal.
     sh(&format!(
@@ -28,7 +30,14 @@ fn worker_killed_mid_heal_of_a_large_file() {
     let want = std::fs::read(v.bricks[1].join("large")).expect("good copy");
     v.start_force();
     let mut child = Command::new(heal_bin())
-        .args(["heal", &v.addr(), "--log-level", "info", "--state-dir", "/tmp/heal-test-state"])
+        .args([
+            "heal",
+            &v.addr(),
+            "--log-level",
+            "info",
+            "--state-dir",
+            "/tmp/heal-test-state",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -49,14 +58,22 @@ fn worker_killed_mid_heal_of_a_large_file() {
     child.kill().expect("kill worker");
     let _ = child.wait();
     let partial = std::fs::read(v.bricks[0].join("large")).expect("sink copy");
-    assert_ne!(partial, want, "the heal should have been interrupted half-way");
+    assert_ne!(
+        partial, want,
+        "the heal should have been interrupted half-way"
+    );
     assert!(
         !nonzero_markers(&v.bricks[1].join("large")).is_empty(),
         "the markers must survive an interrupted heal"
     );
     // Restart: the heal completes.
     let t = Instant::now();
-    let out = run(Command::new(heal_bin()).args(["heal", &v.addr(), "--state-dir", "/tmp/heal-test-state"]));
+    let out = run(Command::new(heal_bin()).args([
+        "heal",
+        &v.addr(),
+        "--state-dir",
+        "/tmp/heal-test-state",
+    ]));
     eprintln!("second run in {:?}: {out}", t.elapsed());
     let tree = assert_bricks_identical(&v.bricks, true);
     assert_eq!(
@@ -129,7 +146,10 @@ fn daemon_heals_when_a_brick_comes_back() {
         if healed {
             break;
         }
-        assert!(Instant::now() < deadline, "no crawl with healed entries:\n{out}");
+        assert!(
+            Instant::now() < deadline,
+            "no crawl with healed entries:\n{out}"
+        );
         std::thread::sleep(Duration::from_secs(1));
     }
     // SIGTERM stops it cleanly.

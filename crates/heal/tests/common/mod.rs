@@ -260,9 +260,7 @@ fn xattrs_of(path: &Path) -> (String, BTreeMap<String, String>) {
         };
         if k == "trusted.gfid" {
             gfid = v.to_string();
-        } else if k == "trusted.glusterfs.mdata" {
-            user.insert(k.to_string(), v.to_string());
-        } else if k.starts_with("user.") {
+        } else if k == "trusted.glusterfs.mdata" || k.starts_with("user.") {
             user.insert(k.to_string(), v.to_string());
         }
     }
