@@ -49,7 +49,10 @@ fn main() {
     let r = rt.block_on(async {
         match cli.cmd {
             Cmd::Heal(a) => heal::run_heal(a, cli.backup_volfile_servers.as_deref()).await,
-            Cmd::HealDaemon(a) => heal::run_daemon(a).await,
+            Cmd::HealDaemon(mut a) => {
+                a.backup_volfile_servers = cli.backup_volfile_servers.clone();
+                heal::run_daemon(a).await
+            }
         }
     });
     if let Err(e) = r {

@@ -111,8 +111,9 @@ pub struct HealDaemonArgs {
     /// Seconds to wait for the bricks at start (the worker keeps running if some are down).
     #[arg(long, default_value_t = 20)]
     pub connect_timeout: u64,
-    /// More volfile servers, colon separated.
-    #[arg(long, value_name = "H2:H3")]
+    /// More volfile servers, colon separated: not an argument of its own (the command line's
+    /// global `--backup-volfile-servers` is meant to be copied here by the caller).
+    #[arg(skip)]
     pub backup_volfile_servers: Option<String>,
 }
 
