@@ -30,6 +30,11 @@ enum Cmd {
     Heketi(heketi::HeketiArgs),
     /// Benchmark a mounted directory (or a volume through the library).
     Bench(bench::BenchArgs),
+    /// Self-heal: heal pending entries now, `full`, `info`, `info split-brain`, `statistics`,
+    /// `split-brain bigger-file|latest-mtime|source-brick`.
+    Heal(heal::HealArgs),
+    /// The long-lived self-heal worker for a volume (what glustershd does).
+    HealDaemon(heal::HealDaemonArgs),
 }
 
 fn main() {
@@ -54,5 +59,10 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Files(f) => rt.block_on(files::run(f, cli.backup_volfile_servers.as_deref())),
         Cmd::Heketi(a) => Ok(rt.block_on(heketi::run(a))?),
         Cmd::Bench(a) => Ok(bench::run(a)?),
+        Cmd::Heal(a) => Ok(rt.block_on(heal::run_heal(a, cli.backup_volfile_servers.as_deref()))?),
+        Cmd::HealDaemon(mut a) => {
+            a.backup_volfile_servers = cli.backup_volfile_servers.clone();
+            Ok(rt.block_on(heal::run_daemon(a))?)
+        }
     }
 }
