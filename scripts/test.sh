@@ -22,5 +22,5 @@ echo "== cargo test"
 # Integration tests create and destroy their own volumes and mounts; two at a time keep the
 # 2-core machine responsive. The replicate tests stop and kill bricks and time a stopped brick,
 # so they run one at a time.
-cargo test --workspace --exclude afr -- --test-threads=2
-cargo test -p afr -- --test-threads=1
+cargo test --workspace --exclude afr --no-fail-fast -- --test-threads=2
+cargo test -p afr --no-fail-fast -- --test-threads=1

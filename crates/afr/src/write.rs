@@ -197,7 +197,13 @@ pub async fn write(
         )));
     }
     let n = inner.n();
-    let end = offset.saturating_add(data.len() as u64);
+    // With O_APPEND each brick writes at its own end of file, whatever the offset says: every
+    // append depends on all earlier writes, so it covers the whole file for ordering.
+    let (offset_key, end) = if fd.flags & libc::O_APPEND != 0 {
+        (0, u64::MAX)
+    } else {
+        (offset, offset.saturating_add(data.len() as u64))
+    };
     // Register the write and collect, per brick, the earlier overlapping writes it must follow.
     let (op, deps) = {
         let mut st = ctx.lock();
@@ -213,7 +219,7 @@ pub async fn write(
             })
             .collect();
         let mut deps: Vec<Vec<watch::Receiver<BrickOp>>> = vec![Vec::new(); n];
-        for prev in st.inflight.iter().filter(|o| o.overlaps(offset, end)) {
+        for prev in st.inflight.iter().filter(|o| o.overlaps(offset_key, end)) {
             for (i, d) in deps.iter_mut().enumerate() {
                 if targets[i] && prev.state(i) == BrickOp::Pending {
                     if let Some(s) = prev.bricks.get(i) {
@@ -225,7 +231,7 @@ pub async fn write(
         let op = Arc::new(Inflight {
             id,
             epoch: guard.id,
-            start: offset,
+            start: offset_key,
             end,
             bricks,
         });
