@@ -30,7 +30,14 @@ pub(crate) async fn heal_data(
     let sh = acquire(rs, c, &rs.sh_domain(), Target::whole_inode(gfid), true).await;
     if !sh.all() {
         let n = sh.count();
+        let busy = sh.busy;
         sh.release(rs, c).await;
+        if busy {
+            return Err(HealError::InProgress {
+                replica: rs.name.clone(),
+                gfid,
+            });
+        }
         return Err(not_all_up(rs, gfid, n));
     }
     let r = heal_data_locked(rs, c, gfid, req, tally).await;

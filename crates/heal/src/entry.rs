@@ -37,7 +37,14 @@ pub(crate) async fn heal_entry(
     let sh = acquire(rs, c, &rs.sh_domain(), Target::dir(dir), true).await;
     if !sh.all() {
         let k = sh.count();
+        let busy = sh.busy;
         sh.release(rs, c).await;
+        if busy {
+            return Err(HealError::InProgress {
+                replica: rs.name.clone(),
+                gfid: dir,
+            });
+        }
         return Err(not_all_up(rs, dir, k));
     }
     let r = heal_entry_locked(rs, c, dir, req, force_full, tally).await;

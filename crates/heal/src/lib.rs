@@ -26,8 +26,29 @@
 //! and tested on their own.
 //!
 //! # Client-side heal
-//! The replicate translator heals an inode it finds in need on lookup by calling
-//! [`heal_inode`] with a [`ReplicaSet`] made from its children ([`ReplicaSet::new`]).
+//! The replicate translator heals an inode it finds in need on lookup (AFR's
+//! `afr_lookup_sh_metadata_wrap` / `afr_refresh_selfheal_wrap`) by calling [`heal_inode`] with a
+//! [`ReplicaSet`] made once from its children:
+//!
+//! ```ignore
+//! let mut rs = heal::ReplicaSet::new(name.clone(), child_subvols.clone(), pending_keys.clone());
+//! rs.opts = heal::HealOptions::from_spec(&replicate_node); // when the volfile node is at hand
+//! // after a lookup whose replies carry non-zero trusted.afr.* markers, or differ in
+//! // size (files), owner/group/mode, or type:
+//! let (rs, gfid) = (rs.clone(), gfid);
+//! tokio::spawn(async move {
+//!     match heal::heal_inode(&rs, gfid).await {
+//!         Ok(o) => tracing::debug!(?o.status, "client-side heal"),
+//!         Err(e) => tracing::debug!(error = %e, "client-side heal not done"),
+//!     }
+//! });
+//! ```
+//!
+//! It takes AFR's locks itself, so it is safe next to the replicate translator's own transactions
+//! and next to any self-heal daemon (a heal already running elsewhere makes it return
+//! [`HealError::InProgress`]). Run it in the background, bounded as AFR bounds it
+//! (`background-self-heal-count`, 8) and once per GFID at a time; a split-brain comes back as
+//! [`HealStatus::SplitBrain`], and reads of such a file should fail with EIO as they do now.
 
 pub mod cli;
 pub mod daemon;
@@ -78,13 +99,17 @@ pub enum HealError {
     Volfile(#[from] volfile::VolfileError),
     /// AFR heals only with every brick of the replica set locked (afr-self-heal-data.c: "Skipping
     /// self-heal as only %d number of subvolumes could be locked").
-    #[error("{replica}: {gfid}: only {locked} of {total} bricks could be locked; every brick of the replica set must be up to heal")]
+    #[error("{replica}: {gfid}: only {locked} of {total} bricks could be locked or answered (a brick is down, or the inode is busy); healing needs every brick of the replica set")]
     NotAllUp {
         replica: String,
         gfid: Gfid,
         locked: usize,
         total: usize,
     },
+    /// Another self-heal (this process, another gluster-rs worker, or glustershd) holds the
+    /// inode's self-heal lock.
+    #[error("{replica}: {gfid}: another self-heal of it is in progress")]
+    InProgress { replica: String, gfid: Gfid },
     #[error("{gfid}: {ty} split-brain: {refusal}")]
     SplitBrain {
         gfid: Gfid,
@@ -112,6 +137,7 @@ impl HealError {
         match self {
             HealError::Fop(e) => e.errno(),
             HealError::NotAllUp { .. } => libc::ENOTCONN,
+            HealError::InProgress { .. } => libc::EAGAIN,
             HealError::SplitBrain { .. } => libc::EIO,
             HealError::Usage(_) => libc::EINVAL,
             HealError::Io { source, .. } => source.raw_os_error().unwrap_or(libc::EIO),

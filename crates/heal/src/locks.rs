@@ -103,6 +103,9 @@ pub struct Held {
     pub domain: String,
     pub target: Target,
     pub locked_on: Vec<bool>,
+    /// Another owner holds it and this (tie-breaker) attempt did not wait: another heal of the
+    /// same inode is in progress.
+    pub busy: bool,
 }
 
 impl Held {
@@ -171,5 +174,6 @@ pub async fn acquire(
         domain: domain.to_string(),
         target,
         locked_on: locked,
+        busy: eagain && !go_blocking,
     }
 }

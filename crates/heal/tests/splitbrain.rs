@@ -79,6 +79,17 @@ fn split_brains_are_reported_and_resolved_by_each_policy() {
 
     let rt = runtime();
     rt.block_on(async {
+        // And through the gluster-rs client (its replicate translator finds no readable copy).
+        let mut o = graph::VolumeOptions::new(vec![graph::Server::new(HOST, 24007)], &v.name);
+        o.ping_timeout = Some(std::time::Duration::from_secs(5));
+        let vol = graph::Volume::connect(&o).await.expect("connect");
+        let c = fop::Caller::root();
+        let (loc, _) = vol.resolve(&c, "/sb_big").await.expect("lookup");
+        let fd = vol.top.open(&c, &loc, libc::O_RDONLY).await.expect("open");
+        let r = vol.top.read(&c, &fd, 0, 4096).await;
+        assert_eq!(r.map(|b| b.len()), Err(fop::FopError::Errno(libc::EIO)));
+        vol.top.release(&fd).await;
+        vol.shutdown().await;
         let hv = heal_volume(&v).await;
         // Listed as split-brain, as GlusterFS lists them.
         let ours = heal::info::heal_info(&hv, true).await;
