@@ -21,7 +21,7 @@ use crate::{HealError, Result};
 /// `gluster-rs heal URL [full | info [split-brain] | statistics [heal-count] | split-brain ...]`.
 #[derive(Debug, Clone, Args)]
 pub struct HealArgs {
-    /// The volume: HOST:/VOLUME or gluster://HOST[:PORT]/VOLUME.
+    /// The volume: HOST:/VOLUME, or gluster://HOST/VOLUME (gluster://HOST:PORT/VOLUME).
     pub url: String,
     #[command(subcommand)]
     pub action: Option<HealAction>,
@@ -80,7 +80,7 @@ pub enum SplitBrainPolicy {
     /// The bigger copy wins (files only).
     #[command(name = "bigger-file")]
     BiggerFile {
-        /// /PATH in the volume, or gfid:<GFID>.
+        /// /PATH in the volume, or gfid:UUID.
         file: String,
     },
     /// The most recently modified copy wins.
@@ -94,7 +94,7 @@ pub enum SplitBrainPolicy {
 /// `gluster-rs heal-daemon VOLFILE-SERVER:/VOLUME`.
 #[derive(Debug, Clone, Args)]
 pub struct HealDaemonArgs {
-    /// The volume: HOST:/VOLUME or gluster://HOST[:PORT]/VOLUME.
+    /// The volume: HOST:/VOLUME, or gluster://HOST/VOLUME (gluster://HOST:PORT/VOLUME).
     pub url: String,
     /// Sweep the indices at least every SECONDS (also whenever a brick comes back).
     #[arg(long, default_value_t = 600)]

@@ -493,7 +493,7 @@ pub fn data_selection(
     }))
 }
 
-/// `afr_dirtime_splitbrain_source`: a directory whose copies differ only in [amc]time: the most
+/// `afr_dirtime_splitbrain_source`: a directory whose copies differ only in a/m/ctime: the most
 /// recently modified wins.
 pub fn dirtime_source(
     locked_on: &[bool],
