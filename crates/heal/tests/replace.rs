@@ -31,16 +31,14 @@ fn full_heal_rebuilds_an_empty_brick() {
     ));
     assert!(brick_tree(&v.bricks[2], false).is_empty());
     v.start_force();
+    let state = StateDir::new("replace");
     let out = run(std::process::Command::new(heal_bin()).args([
         "heal",
         &v.addr(),
         "full",
         "--json",
         "--state-dir",
-        &std::env::temp_dir()
-            .join("heal-test-state")
-            .display()
-            .to_string(),
+        &state.arg(),
     ]));
     let report: serde_json::Value = serde_json::from_str(&out).expect("json report");
     let r0 = &report["replicas"][0];

@@ -29,6 +29,7 @@ fn worker_killed_mid_heal_of_a_large_file() {
     ));
     let want = std::fs::read(v.bricks[1].join("large")).expect("good copy");
     v.start_force();
+    let state = StateDir::new("kill");
     let mut child = Command::new(heal_bin())
         .args([
             "heal",
@@ -36,7 +37,7 @@ fn worker_killed_mid_heal_of_a_large_file() {
             "--log-level",
             "info",
             "--state-dir",
-            "/tmp/heal-test-state",
+            &state.arg(),
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -68,12 +69,7 @@ fn worker_killed_mid_heal_of_a_large_file() {
     );
     // Restart: the heal completes.
     let t = Instant::now();
-    let out = run(Command::new(heal_bin()).args([
-        "heal",
-        &v.addr(),
-        "--state-dir",
-        "/tmp/heal-test-state",
-    ]));
+    let out = run(Command::new(heal_bin()).args(["heal", &v.addr(), "--state-dir", &state.arg()]));
     eprintln!("second run in {:?}: {out}", t.elapsed());
     let tree = assert_bricks_identical(&v.bricks, true);
     assert_eq!(
@@ -91,7 +87,8 @@ fn daemon_heals_when_a_brick_comes_back() {
         return;
     }
     let v = TestVolume::up(&format!("healdm{}", std::process::id() % 100000));
-    let state = std::env::temp_dir().join(format!("heal-daemon-state-{}", std::process::id()));
+    let state_dir = StateDir::new("daemon");
+    let state = state_dir.0.clone();
     let m = v.mount_c();
     let m = m.display().to_string();
     sh(&format!("cd {m} && mkdir d && echo one > d/one && sync"));
@@ -163,5 +160,4 @@ fn daemon_heals_when_a_brick_comes_back() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert!(status.success(), "{status:?}");
-    let _ = std::fs::remove_dir_all(&state);
 }

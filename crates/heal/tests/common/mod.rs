@@ -66,6 +66,25 @@ pub fn heal_bin() -> PathBuf {
     dir
 }
 
+/// A statistics directory of its own for one test, removed on drop.
+pub struct StateDir(pub PathBuf);
+
+impl StateDir {
+    pub fn new(tag: &str) -> StateDir {
+        StateDir(std::env::temp_dir().join(format!("heal-state-{tag}-{}", std::process::id())))
+    }
+
+    pub fn arg(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+impl Drop for StateDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A 1x3 test volume with glustershd off, stopped and deleted on drop (with its mounts).
 pub struct TestVolume {
     pub name: String,
