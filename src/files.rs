@@ -353,35 +353,19 @@ fn mode_string(mode: u32) -> String {
     s
 }
 
-/// All entries of a directory (without "." and ".."), with attributes.
+/// All entries of a directory (without "." and ".."), with attributes, sorted by name.
 async fn list_dir(
     top: &Arc<dyn Subvolume>,
     c: &Caller,
     loc: &Loc,
 ) -> fop::Result<Vec<(String, Option<Iatt>)>> {
-    let fd = top.opendir(c, loc).await?;
-    let mut out = Vec::new();
-    let mut off = 0;
-    let r = loop {
-        match top.readdirp(c, &fd, off, 128 * 1024, &Dict::new()).await {
-            Ok(entries) if entries.is_empty() => break Ok(()),
-            Ok(entries) => {
-                for e in entries {
-                    off = e.offset;
-                    if &e.name[..] == b"." || &e.name[..] == b".." {
-                        continue;
-                    }
-                    out.push((String::from_utf8_lossy(&e.name).into_owned(), e.iatt));
-                }
-            }
-            Err(e) => break Err(e),
-        }
-    };
-    top.releasedir(&fd).await;
-    r.map(|_| {
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
-    })
+    let mut out: Vec<(String, Option<Iatt>)> = graph::list_dir(top.as_ref(), c, loc)
+        .await?
+        .into_iter()
+        .map(|e| (String::from_utf8_lossy(&e.name).into_owned(), e.iatt))
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
 }
 
 async fn ls(
@@ -626,25 +610,12 @@ fn remove_tree<'a>(
     path: &'a str,
 ) -> futures::future::BoxFuture<'a, Result<()>> {
     Box::pin(async move {
-        let fd = top.opendir(c, dir).await.map_err(at(path))?;
-        let mut names = Vec::new();
-        let mut off = 0;
-        let listed = loop {
-            match top.readdirp(c, &fd, off, 128 * 1024, &Dict::new()).await {
-                Ok(v) if v.is_empty() => break Ok(()),
-                Ok(v) => {
-                    for e in v {
-                        off = e.offset;
-                        if &e.name[..] != b"." && &e.name[..] != b".." {
-                            names.push(e.name.clone());
-                        }
-                    }
-                }
-                Err(e) => break Err(e),
-            }
-        };
-        top.releasedir(&fd).await;
-        listed.map_err(at(path))?;
+        let names: Vec<Bytes> = graph::list_dir(top, c, dir)
+            .await
+            .map_err(at(path))?
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
         for name in names {
             let child = Loc::entry(dir.gfid, name.clone());
             let child_path = format!(

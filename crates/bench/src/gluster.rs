@@ -183,31 +183,14 @@ impl BenchFs for GlusterFs {
     fn readdir(&self, path: &str) -> io::Result<Vec<String>> {
         let (loc, _) = self.resolve(path)?;
         let c = Caller::root();
-        self.rt.block_on(async {
-            let fd = self.top.opendir(&c, &loc).await.map_err(io_err)?;
-            let mut names = Vec::new();
-            let mut off = 0;
-            let r = loop {
-                match self
-                    .top
-                    .readdirp(&c, &fd, off, 128 * 1024, &Dict::new())
-                    .await
-                {
-                    Ok(v) if v.is_empty() => break Ok(()),
-                    Ok(v) => {
-                        for e in v {
-                            off = e.offset;
-                            if &e.name[..] != b"." && &e.name[..] != b".." {
-                                names.push(String::from_utf8_lossy(&e.name).into_owned());
-                            }
-                        }
-                    }
-                    Err(e) => break Err(io_err(e)),
-                }
-            };
-            self.top.releasedir(&fd).await;
-            r.map(|_| names)
-        })
+        let entries = self
+            .rt
+            .block_on(graph::list_dir(self.top.as_ref(), &c, &loc))
+            .map_err(io_err)?;
+        Ok(entries
+            .into_iter()
+            .map(|e| String::from_utf8_lossy(&e.name).into_owned())
+            .collect())
     }
 }
 

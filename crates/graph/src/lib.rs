@@ -178,6 +178,34 @@ pub fn components(path: &str) -> fop::Result<Vec<&str>> {
     Ok(out)
 }
 
+/// Every entry of the directory `dir` except "." and "..", in the order the volume lists them:
+/// opendir, readdirp until an empty batch, releasedir (also when a batch fails).
+pub async fn list_dir(
+    top: &dyn Subvolume,
+    c: &Caller,
+    dir: &Loc,
+) -> fop::Result<Vec<fop::DirEntry>> {
+    let fd = top.opendir(c, dir).await?;
+    let mut out = Vec::new();
+    let mut off = 0;
+    let r = loop {
+        match top.readdirp(c, &fd, off, 128 * 1024, &Dict::new()).await {
+            Ok(batch) if batch.is_empty() => break Ok(()),
+            Ok(batch) => {
+                for e in batch {
+                    off = e.offset;
+                    if &e.name[..] != b"." && &e.name[..] != b".." {
+                        out.push(e);
+                    }
+                }
+            }
+            Err(e) => break Err(e),
+        }
+    };
+    top.releasedir(&fd).await;
+    r.map(|_| out)
+}
+
 /// Resolve `path` on `top` starting at the root.
 pub async fn resolve(top: &dyn Subvolume, c: &Caller, path: &str) -> fop::Result<(Loc, Lookup)> {
     let mut loc = Loc::gfid(Gfid::ROOT);
