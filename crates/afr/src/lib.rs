@@ -74,6 +74,7 @@ mod inode;
 mod lock;
 pub mod policy;
 mod read;
+pub mod selfheal;
 mod subvol;
 mod write;
 
@@ -89,6 +90,7 @@ use transport::ConnState;
 
 pub use changelog::{Counters, TxnType, AFR_DIRTY};
 pub use policy::QuorumPolicy;
+pub use selfheal::{HealKinds, HealTrigger};
 
 use inode::InodeCtx;
 
@@ -151,6 +153,9 @@ pub struct AfrOptions {
     pub wait_timeout: Duration,
     /// Most background (not yet acknowledged by every brick) writes per inode.
     pub max_background: usize,
+    /// Client-side self-heal: told after each lookup which inode needs which heal (see
+    /// [`selfheal`]); `None` heals nothing from the client.
+    pub heal_trigger: Option<Arc<dyn HealTrigger>>,
 }
 
 impl AfrOptions {
@@ -171,6 +176,7 @@ impl AfrOptions {
             granular_entry_heal: true,
             wait_timeout: Duration::from_secs(300),
             max_background: 1024,
+            heal_trigger: None,
         }
     }
 }

@@ -138,6 +138,8 @@ pub async fn lookup(
         )));
     }
     let replies = lookup_all(inner, c, loc, xdata).await;
+    // Before interpreting: a GFID mismatch fails the lookup but is what name heal fixes.
+    crate::selfheal::after_lookup(inner, loc, &replies);
     let (pick, readable) = interpret(inner, &replies)?;
     let Some(Some(Ok(l))) = replies.replies.get(pick) else {
         return Err(FopError::Errno(libc::EIO));
