@@ -1162,3 +1162,59 @@ fn setattr_flags(valid: u32) -> u32 {
         0
     }
 }
+
+/// Fops outside the [`Subvolume`] interface, for self-heal: READDIR, names only (what the index
+/// translator's virtual directories answer, xlators/features/index/src/index.c `index_readdir`),
+/// and RCHECKSUM (the brick checksums a range itself, so unchanged blocks never cross the
+/// network, xlators/storage/posix/src/posix-inode-fd-ops.c `posix_rchecksum`). `fd` is one this
+/// client opened (`opendir` / `open`).
+impl BrickClient {
+    /// One READDIR: entries after `offset`, about `size` bytes; empty at the end.
+    pub async fn readdir(
+        &self,
+        c: &Caller,
+        fd: &Fd,
+        offset: u64,
+        size: u32,
+    ) -> Result<Vec<Dirent>> {
+        let r = self
+            .call(
+                c,
+                0,
+                ReaddirReq {
+                    gfid: fd.gfid,
+                    fd: self.remote_fd(fd)?,
+                    offset,
+                    size,
+                    xdata: None,
+                },
+            )
+            .await?;
+        Ok(r.entries)
+    }
+
+    /// RCHECKSUM of `[offset, offset+len)`: the weak and strong checksums, and the reply's xdata
+    /// (e.g. `buf-has-zeroes` when `check-zero-filled` was asked for in `xdata`).
+    pub async fn rchecksum(
+        &self,
+        c: &Caller,
+        fd: &Fd,
+        offset: u64,
+        len: u32,
+        xdata: &Dict,
+    ) -> Result<RchecksumRsp> {
+        self.call(
+            c,
+            0,
+            RchecksumReq {
+                gfid: fd.gfid,
+                fd: self.remote_fd(fd)?,
+                offset,
+                len,
+                flags: 0,
+                xdata: opt(xdata),
+            },
+        )
+        .await
+    }
+}
