@@ -177,12 +177,18 @@ async fn run_on(vol: &Volume, cmd: FileCmd, path: &str) -> Result<()> {
                 }
                 remove_tree(top.as_ref(), &c, &loc, path).await
             } else {
-                top.unlink(&c, &loc, &Dict::new()).await.map_err(at(path))
+                top.unlink(&c, &loc, &Dict::new())
+                    .await
+                    .map(|_| ())
+                    .map_err(at(path))
             }
         }
         FileCmd::Rmdir { .. } => {
             let (loc, _) = vol.resolve(&c, path).await.map_err(at(path))?;
-            top.rmdir(&c, &loc, 0, &Dict::new()).await.map_err(at(path))
+            top.rmdir(&c, &loc, 0, &Dict::new())
+                .await
+                .map(|_| ())
+                .map_err(at(path))
         }
         FileCmd::Mv { to, .. } => {
             let to_url = parse_url(&to)?;
@@ -639,6 +645,9 @@ fn remove_tree<'a>(
         if dir.gfid.is_root() {
             return Ok(());
         }
-        top.rmdir(c, dir, 0, &Dict::new()).await.map_err(at(path))
+        top.rmdir(c, dir, 0, &Dict::new())
+            .await
+            .map(|_| ())
+            .map_err(at(path))
     })
 }

@@ -281,6 +281,10 @@ pub struct MountOptions {
     pub kernel_writeback_cache: Option<bool>,
     /// `fopen-keep-cache[=BOOL]` (bare means true).
     pub fopen_keep_cache: Option<bool>,
+    /// `open-behind=BOOL` (gluster-rs; default on): opens cost no round trip.
+    pub open_behind: Option<bool>,
+    /// `quick-read=BOOL` (gluster-rs; default on): small files come back inside lookups.
+    pub quick_read: Option<bool>,
     /// `reader-thread-count=N` (1..=64): threads reading /dev/fuse.
     pub reader_thread_count: Option<u32>,
     pub auto_invalidation: Option<bool>,
@@ -350,6 +354,8 @@ impl Default for MountOptions {
             kernel_writeback_cache: None,
             fopen_keep_cache: None,
             reader_thread_count: None,
+            open_behind: None,
+            quick_read: None,
             auto_invalidation: None,
             attr_times_granularity: None,
             enable_ino32: false,
@@ -684,6 +690,8 @@ impl MountOptions {
                 });
             }
             "reader-thread-count" => self.reader_thread_count = Some(u32_in(key, value, 1, 64)?),
+            "open-behind" => self.open_behind = Some(boolean(key, value)?),
+            "quick-read" => self.quick_read = Some(boolean(key, value)?),
             "auto-invalidation" => self.auto_invalidation = Some(boolean(key, value)?),
             "attr-times-granularity" => {
                 self.attr_times_granularity = Some(u32_in(key, value, 0, 1_000_000_000)?)

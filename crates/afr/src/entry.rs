@@ -86,6 +86,13 @@ impl HasIatt for () {
     }
 }
 
+/// unlink/rmdir: the parent's attributes, no new entry.
+impl HasIatt for Option<Iatt> {
+    fn iatt(&self) -> Option<&Iatt> {
+        None
+    }
+}
+
 impl HasIatt for Iatt {
     fn iatt(&self) -> Option<&Iatt> {
         Some(self)
@@ -279,11 +286,20 @@ where
             }
         }
     }
-    held.unlock(inner).await;
     for g in &spec.changelog_on {
         if let Some(ctx) = inner.inode_if_known(g) {
             ctx.lock().readable = None;
         }
+    }
+    // Nothing to mark (every brick did it, no pre-op): the result is final, so the unlock goes on
+    // in the background instead of costing the application a round trip. A later entry lock on
+    // the same name, ours or another client's, simply queues behind it at the bricks.
+    let clean = error.is_none() && !dirtied && success.iter().all(|&s| s);
+    if clean {
+        let inner2 = inner.clone();
+        tokio::spawn(async move { held.unlock(&inner2).await });
+    } else {
+        held.unlock(inner).await;
     }
     if let Some(e) = error {
         return Err(e);

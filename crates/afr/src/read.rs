@@ -156,6 +156,12 @@ pub async fn lookup(
         .iter()
         .map(|r| matches!(r, Some(Ok(_))))
         .collect();
+    // quick-read content only from a copy every answering brick agrees is current
+    // (afr_lookup_done drops GF_CONTENT_KEY otherwise).
+    let all_current = answered_set
+        .iter()
+        .enumerate()
+        .all(|(i, &a)| !a || readable.data.get(i).copied().unwrap_or(false));
     if answered > 0 && (!inner.opts.quorum.enabled() || inner.quorum_met(&answered_set)) {
         let mut st = ctx.lock();
         st.readable = Some(Cached {
@@ -163,8 +169,15 @@ pub async fn lookup(
             gen: inner.event_gen(),
         });
     }
-    Ok(l.clone())
+    let mut out = l.clone();
+    if !all_current {
+        out.xdata.remove(CONTENT_KEY);
+    }
+    Ok(out)
 }
+
+/// quick-read's content key (GF_CONTENT_KEY, libglusterfs/src/glusterfs/glusterfs.h).
+const CONTENT_KEY: &str = "glusterfs.content";
 
 /// The readable set of `ctx`, refreshed (lookup by GFID on every brick) if unknown or from an
 /// older event generation. Bricks blamed in the running epoch are excluded.

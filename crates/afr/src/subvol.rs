@@ -365,7 +365,7 @@ impl Subvolume for Afr {
         Ok(entry_of(&e))
     }
 
-    async fn unlink(&self, c: &Caller, loc: &Loc, xdata: &Dict) -> fop::Result<()> {
+    async fn unlink(&self, c: &Caller, loc: &Loc, xdata: &Dict) -> fop::Result<Option<Iatt>> {
         let inner = self.inner().clone();
         let spec = TxnSpec::entry(&inner, &[(loc.parent, loc.name.clone())]);
         let out = self
@@ -377,7 +377,13 @@ impl Subvolume for Afr {
         pick(out)
     }
 
-    async fn rmdir(&self, c: &Caller, loc: &Loc, flags: i32, xdata: &Dict) -> fop::Result<()> {
+    async fn rmdir(
+        &self,
+        c: &Caller,
+        loc: &Loc,
+        flags: i32,
+        xdata: &Dict,
+    ) -> fop::Result<Option<Iatt>> {
         let inner = self.inner().clone();
         let mut spec = TxnSpec::entry(&inner, &[(loc.parent, loc.name.clone())]);
         if !loc.gfid.is_null() {
@@ -482,6 +488,19 @@ impl Subvolume for Afr {
             })
             .collect();
         Ok((self.make_fd(gfid, flags, children, false), entry))
+    }
+
+    fn open_anonymous(&self, gfid: Gfid, flags: i32) -> fop::Result<Fd> {
+        let children: Vec<Option<Fd>> = self
+            .inner()
+            .children
+            .iter()
+            .map(|s| s.open_anonymous(gfid, flags).ok())
+            .collect();
+        if children.iter().any(Option::is_none) {
+            return Err(FopError::Errno(libc::ENOTSUP));
+        }
+        Ok(self.make_fd(gfid, flags, children, false))
     }
 
     async fn open(&self, c: &Caller, loc: &Loc, flags: i32) -> fop::Result<Fd> {

@@ -110,6 +110,7 @@ impl BenchFs for GlusterFs {
         let (loc, _) = self.resolve(path)?;
         self.rt
             .block_on(self.top.rmdir(&Caller::root(), &loc, 0, &Dict::new()))
+            .map(|_| ())
             .map_err(io_err)
     }
 
@@ -177,6 +178,7 @@ impl BenchFs for GlusterFs {
         let (loc, _) = self.resolve(path)?;
         self.rt
             .block_on(self.top.unlink(&Caller::root(), &loc, &Dict::new()))
+            .map(|_| ())
             .map_err(io_err)
     }
 

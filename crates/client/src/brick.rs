@@ -77,6 +77,10 @@ struct BrickFd {
     generation: u64,
 }
 
+/// The fd number of an anonymous fd (GF_ANON_FD_NO, libglusterfs/src/glusterfs/fd.h): the brick
+/// resolves the request's GFID and uses an fd of its own (server-resolve.c).
+const ANON_FD: i64 = -2;
+
 /// utime flags (libglusterfs/src/glusterfs/stack.h MDATA_*).
 mod mdata {
     pub const CTIME: u32 = 1 << 0;
@@ -285,6 +289,10 @@ impl BrickClient {
 
     fn remote_fd(&self, fd: &Fd) -> Result<i64> {
         let b = fd.ctx::<BrickFd>()?;
+        if b.remote == ANON_FD {
+            // Nothing on the brick to lose across reconnects.
+            return Ok(ANON_FD);
+        }
         if b.generation != self.generation() {
             // The brick forgot our fds when the connection dropped.
             return Err(FopError::Errno(libc::EBADF));
@@ -578,34 +586,37 @@ impl Subvolume for BrickClient {
         Ok(entry3(r))
     }
 
-    async fn unlink(&self, c: &Caller, loc: &Loc, xdata: &Dict) -> Result<()> {
-        self.call(
-            c,
-            mdata::REMOVE_ENTRY,
-            UnlinkReq {
-                pargfid: loc.parent,
-                bname: loc.name.clone(),
-                xflags: 0,
-                xdata: opt(xdata),
-            },
-        )
-        .await?;
-        Ok(())
+    async fn unlink(&self, c: &Caller, loc: &Loc, xdata: &Dict) -> Result<Option<Iatt>> {
+        let r = self
+            .call(
+                c,
+                mdata::REMOVE_ENTRY,
+                UnlinkReq {
+                    pargfid: loc.parent,
+                    bname: loc.name.clone(),
+                    xflags: 0,
+                    xdata: opt(xdata),
+                },
+            )
+            .await?;
+        // gfx_common_2iatt_rsp: preparent, postparent (server4_0_unlink_cbk).
+        Ok(Some(r.poststat))
     }
 
-    async fn rmdir(&self, c: &Caller, loc: &Loc, flags: i32, xdata: &Dict) -> Result<()> {
-        self.call(
-            c,
-            mdata::REMOVE_ENTRY,
-            RmdirReq {
-                pargfid: loc.parent,
-                xflags: flags,
-                bname: loc.name.clone(),
-                xdata: opt(xdata),
-            },
-        )
-        .await?;
-        Ok(())
+    async fn rmdir(&self, c: &Caller, loc: &Loc, flags: i32, xdata: &Dict) -> Result<Option<Iatt>> {
+        let r = self
+            .call(
+                c,
+                mdata::REMOVE_ENTRY,
+                RmdirReq {
+                    pargfid: loc.parent,
+                    xflags: flags,
+                    bname: loc.name.clone(),
+                    xdata: opt(xdata),
+                },
+            )
+            .await?;
+        Ok(Some(r.poststat))
     }
 
     async fn symlink(
@@ -735,7 +746,18 @@ impl Subvolume for BrickClient {
     }
 
     async fn write(&self, c: &Caller, fd: &Fd, offset: u64, data: Bytes) -> Result<PrePost> {
-        let r = self
+        Ok(self.write_xdata(c, fd, offset, data, &Dict::new()).await?.0)
+    }
+
+    async fn write_xdata(
+        &self,
+        c: &Caller,
+        fd: &Fd,
+        offset: u64,
+        data: Bytes,
+        xdata: &Dict,
+    ) -> Result<(PrePost, Dict)> {
+        let mut r = self
             .call(
                 c,
                 mdata::MTIME | mdata::CTIME,
@@ -744,15 +766,20 @@ impl Subvolume for BrickClient {
                     fd: self.remote_fd(fd)?,
                     offset,
                     flag: fd.flags as u32,
-                    xdata: None,
+                    xdata: opt(xdata),
                     data,
                 },
             )
             .await?;
-        Ok(prepost(r))
+        let rsp = r.xdata.take().unwrap_or_default();
+        Ok((prepost(r), rsp))
     }
 
     async fn flush(&self, c: &Caller, fd: &Fd) -> Result<()> {
+        if self.remote_fd(fd)? == ANON_FD {
+            // Nothing was opened; POSIX locks are never taken through anonymous fds.
+            return Ok(());
+        }
         self.call(
             c,
             0,
@@ -785,6 +812,9 @@ impl Subvolume for BrickClient {
         let Ok(remote) = self.remote_fd(fd) else {
             return;
         };
+        if remote == ANON_FD {
+            return;
+        }
         if let Err(e) = self
             .call(
                 &Caller::root(),
@@ -799,6 +829,10 @@ impl Subvolume for BrickClient {
         {
             tracing::debug!(brick = %self.cfg.name, error = %e, "release failed");
         }
+    }
+
+    fn open_anonymous(&self, gfid: fop::Gfid, flags: i32) -> Result<Fd> {
+        Ok(self.new_fd(gfid, flags, ANON_FD, 0))
     }
 
     async fn opendir(&self, c: &Caller, loc: &Loc) -> Result<Fd> {

@@ -326,7 +326,7 @@ impl Dht {
         loc: &Loc,
         flags: i32,
         xdata: &Dict,
-    ) -> Result<()> {
+    ) -> Result<Option<Iatt>> {
         let l = self.lookup(c, loc, &Dict::new()).await?;
         if !l.iatt.is_dir() {
             return err(libc::ENOTDIR);
@@ -345,14 +345,14 @@ impl Dht {
         .await;
         for r in results {
             match r {
-                Ok(()) => {}
+                Ok(_) => {}
                 Err(e) if e.is(libc::ENOENT) => {}
                 Err(e) => return Err(e),
             }
         }
-        self.sv(hashed)?.rmdir(c, &at, flags, xdata).await?;
+        let postparent = self.sv(hashed)?.rmdir(c, &at, flags, xdata).await?;
         self.forget_layout(&l.iatt.gfid);
-        Ok(())
+        Ok(self.parent_attrs(postparent))
     }
 
     /// ENOTEMPTY if the directory holds anything but linkto files on any subvolume.

@@ -114,6 +114,16 @@ impl Dht {
         }
     }
 
+    /// A directory's attributes as one subvolume reported them, passed up only when that is the
+    /// whole directory (one subvolume): elsewhere lookups merge all copies (sizes, times).
+    fn parent_attrs(&self, one: Option<Iatt>) -> Option<Iatt> {
+        if self.subvols.len() == 1 {
+            one
+        } else {
+            None
+        }
+    }
+
     fn forget_file(&self, gfid: &fop::Gfid) {
         if let Ok(mut m) = self.cached.lock() {
             m.remove(gfid);
@@ -493,12 +503,35 @@ impl Subvolume for Dht {
         self.mkdir_everywhere(c, loc, mode, umask, xdata).await
     }
 
-    async fn unlink(&self, c: &Caller, loc: &Loc, xdata: &Dict) -> Result<()> {
+    async fn unlink(&self, c: &Caller, loc: &Loc, xdata: &Dict) -> Result<Option<Iatt>> {
+        // The caller usually knows the GFID (from its lookup) and this layer where that file
+        // lives: then no lookup is needed, as dht_unlink uses the inode's cached subvolume.
+        if !loc.gfid.is_null() {
+            if let Some(cached) = self.cached_file(&loc.gfid) {
+                let hashed = self.hashed_subvol(c, loc.parent, &loc.name).await?;
+                match self.sv(cached)?.unlink(c, loc, xdata).await {
+                    Ok(postparent) => {
+                        // Other hard links find it again by lookup.
+                        self.forget_file(&loc.gfid);
+                        if hashed != cached {
+                            self.remove_linkto(hashed, &Loc::entry(loc.parent, loc.name.clone()))
+                                .await;
+                        }
+                        return Ok(self.parent_attrs(postparent));
+                    }
+                    // Moved (rebalance) or replaced since: find it again below.
+                    Err(e) if e.is(libc::ENOENT) || e.is(libc::ESTALE) => {
+                        self.forget_file(&loc.gfid);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
         let l = self.lookup(c, loc, &Dict::new()).await?;
         let cached = self.file_subvol(c, l.iatt.gfid).await?;
         let hashed = self.hashed_subvol(c, loc.parent, &loc.name).await?;
         let at = loc.clone().with_gfid(l.iatt.gfid);
-        self.sv(cached)?.unlink(c, &at, xdata).await?;
+        let postparent = self.sv(cached)?.unlink(c, &at, xdata).await?;
         if hashed != cached {
             self.remove_linkto(hashed, &Loc::entry(loc.parent, loc.name.clone()))
                 .await;
@@ -506,10 +539,10 @@ impl Subvolume for Dht {
         if l.iatt.nlink <= 1 {
             self.forget_file(&l.iatt.gfid);
         }
-        Ok(())
+        Ok(self.parent_attrs(postparent))
     }
 
-    async fn rmdir(&self, c: &Caller, loc: &Loc, flags: i32, xdata: &Dict) -> Result<()> {
+    async fn rmdir(&self, c: &Caller, loc: &Loc, flags: i32, xdata: &Dict) -> Result<Option<Iatt>> {
         self.rmdir_everywhere(c, loc, flags, xdata).await
     }
 
@@ -606,6 +639,18 @@ impl Subvolume for Dht {
         self.remember_file(gfid, i);
         let fd = Fd::new(e.iatt.gfid, flags, FileFd { subvol: i, inner });
         Ok((fd, e))
+    }
+
+    fn open_anonymous(&self, gfid: fop::Gfid, flags: i32) -> Result<Fd> {
+        // Only where the file lives is known without asking (dht_open uses the cached subvolume).
+        let i = if self.subvols.len() == 1 {
+            0
+        } else {
+            self.cached_file(&gfid)
+                .ok_or(FopError::Errno(libc::ENOTSUP))?
+        };
+        let inner = self.sv(i)?.open_anonymous(gfid, flags)?;
+        Ok(Fd::new(gfid, flags, FileFd { subvol: i, inner }))
     }
 
     async fn open(&self, c: &Caller, loc: &Loc, flags: i32) -> Result<Fd> {

@@ -277,8 +277,10 @@ pub trait Subvolume: Send + Sync {
         umask: u32,
         xdata: &Dict,
     ) -> Result<Entry>;
-    async fn unlink(&self, c: &Caller, loc: &Loc, xdata: &Dict) -> Result<()>;
-    async fn rmdir(&self, c: &Caller, loc: &Loc, flags: i32, xdata: &Dict) -> Result<()>;
+    /// Remove a name; the parent directory's attributes after the change when the bricks said.
+    async fn unlink(&self, c: &Caller, loc: &Loc, xdata: &Dict) -> Result<Option<Iatt>>;
+    /// Remove a directory; the parent directory's attributes after the change when known.
+    async fn rmdir(&self, c: &Caller, loc: &Loc, flags: i32, xdata: &Dict) -> Result<Option<Iatt>>;
     async fn symlink(
         &self,
         c: &Caller,
@@ -303,10 +305,33 @@ pub trait Subvolume: Send + Sync {
     async fn open(&self, c: &Caller, loc: &Loc, flags: i32) -> Result<Fd>;
     async fn read(&self, c: &Caller, fd: &Fd, offset: u64, size: u32) -> Result<Bytes>;
     async fn write(&self, c: &Caller, fd: &Fd, offset: u64, data: Bytes) -> Result<PrePost>;
+    /// `write` carrying request xdata and returning the reply's (a GlusterFS WRITE has both; AFR
+    /// asks the brick whether the write appended and how many inodelks wait). Layers that do not
+    /// pass xdata on answer as `write` does, with an empty reply dict.
+    async fn write_xdata(
+        &self,
+        c: &Caller,
+        fd: &Fd,
+        offset: u64,
+        data: Bytes,
+        xdata: &Dict,
+    ) -> Result<(PrePost, Dict)> {
+        let _ = xdata;
+        Ok((self.write(c, fd, offset, data).await?, Dict::new()))
+    }
     async fn flush(&self, c: &Caller, fd: &Fd) -> Result<()>;
     async fn fsync(&self, c: &Caller, fd: &Fd, datasync: bool) -> Result<()>;
     /// Close the fd everywhere; errors are logged by the layer, never returned.
     async fn release(&self, fd: &Fd);
+    /// An fd for `gfid` that costs no round trip: the bricks' *anonymous* fds (fd number
+    /// `GF_ANON_FD_NO`, libglusterfs/src/glusterfs/fd.h; server-resolve.c opens the inode by GFID
+    /// for each request), as open-behind uses them. It must not carry POSIX locks and only works
+    /// while the file has a name (an unlinked file needs a real open). `ENOTSUP` where a layer
+    /// cannot make one without a round trip.
+    fn open_anonymous(&self, gfid: Gfid, flags: i32) -> Result<Fd> {
+        let _ = (gfid, flags);
+        Err(FopError::Errno(libc::ENOTSUP))
+    }
     async fn opendir(&self, c: &Caller, loc: &Loc) -> Result<Fd>;
     /// Entries after `offset` (0 = from the start), about `size` bytes of them; empty = end.
     async fn readdirp(

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
 
@@ -30,6 +30,7 @@ use crate::flags::{
     open_flags, sane_errno, Falloc, LockRange,
 };
 use crate::inode::{gfid_to_ino, InodeTable, ROOT_INO};
+use crate::mdcache::MdCache;
 use crate::xattr::{self, GetAction, XattrPolicy, XattrReply};
 use crate::{FuseOptions, MountStats};
 
@@ -38,6 +39,20 @@ use crate::{FuseOptions, MountStats};
 const READDIR_CHUNK: u32 = 128 * 1024;
 
 type Res<T> = Result<T, i32>;
+
+/// At least this many GFIDs in the attribute cache.
+const MD_CACHE_MIN: usize = 65_536;
+
+/// Files up to this size come back inside LOOKUP and are read from memory (quick-read's
+/// `max-file-size`, 64 KiB by default).
+const QUICK_READ_MAX: u64 = 64 * 1024;
+
+/// Open flags that need a real open on the bricks (open-behind opens the rest lazily).
+const OPEN_FOR_REAL: i32 = libc::O_APPEND | libc::O_SYNC | libc::O_DSYNC | libc::O_TRUNC;
+
+/// quick-read's xdata key: LOOKUP returns files up to this many bytes in it (GF_CONTENT_KEY,
+/// libglusterfs/src/glusterfs/glusterfs.h; filled by posix-helpers.c _posix_xattr_get_set).
+const CONTENT_KEY: &str = "glusterfs.content";
 
 fn errno_of(e: &fop::FopError) -> i32 {
     sane_errno(e.errno())
@@ -59,14 +74,52 @@ struct Settings {
     max_background: u16,
     congestion_threshold: u16,
     inode_limit: usize,
+    open_behind: bool,
 }
 
 /// An open file or directory.
 struct OpenFile {
-    fd: Fd,
+    /// The volume's fd; an anonymous one until a real open is needed (open-behind).
+    fd: Mutex<Fd>,
+    gfid: Gfid,
+    /// The flags a real open would use.
+    flags: i32,
+    /// `fd` is anonymous: nothing opened on the bricks yet.
+    anon: AtomicBool,
+    /// Serialises turning the anonymous fd into a real one.
+    upgrade: tokio::sync::Mutex<()>,
     ino: u64,
     /// Directory read-ahead, for directories.
     dir: Option<tokio::sync::Mutex<DirStream>>,
+}
+
+impl OpenFile {
+    fn new(fd: Fd, ino: u64, dir: Option<tokio::sync::Mutex<DirStream>>) -> Self {
+        Self {
+            gfid: fd.gfid,
+            flags: fd.flags,
+            fd: Mutex::new(fd),
+            anon: AtomicBool::new(false),
+            upgrade: tokio::sync::Mutex::new(()),
+            ino,
+            dir,
+        }
+    }
+
+    fn anonymous(fd: Fd, ino: u64, flags: i32) -> Self {
+        let mut f = Self::new(fd, ino, None);
+        f.flags = flags;
+        f.anon = AtomicBool::new(true);
+        f
+    }
+
+    fn fd(&self) -> Fd {
+        lock(&self.fd).clone()
+    }
+
+    fn is_anon(&self) -> bool {
+        self.anon.load(Ordering::Acquire)
+    }
 }
 
 #[derive(Default)]
@@ -90,6 +143,8 @@ pub(crate) struct Core {
     cfg: Settings,
     /// For asking the kernel to drop entries (set once the session runs).
     notifier: OnceLock<fuser::Notifier>,
+    /// Attributes (and small files' content) from replies, for the attribute timeout.
+    md: MdCache,
 }
 
 /// Decrements the in-flight counter when a task ends.
@@ -156,8 +211,14 @@ impl Core {
                 max_background: opts.max_background,
                 congestion_threshold: opts.congestion_threshold,
                 inode_limit: opts.inode_limit,
+                open_behind: opts.open_behind,
             },
             notifier: OnceLock::new(),
+            md: MdCache::new(
+                opts.attribute_timeout,
+                opts.lru_limit.max(MD_CACHE_MIN),
+                if opts.quick_read { QUICK_READ_MAX } else { 0 },
+            ),
         }
     }
 
@@ -202,6 +263,7 @@ impl Core {
             tracing::warn!(parent, name = %String::from_utf8_lossy(name), "entry without GFID; EIO");
             return Err(libc::EIO);
         }
+        self.md.put(iatt);
         let ino = lock(&self.inodes)
             .link(Some((parent, name)), iatt.gfid)
             .map_err(|c| {
@@ -210,6 +272,56 @@ impl Core {
                 libc::EIO
             })?;
         Ok(to_file_attr(iatt, ino))
+    }
+
+    /// xdata of the kernel's lookups: a GFID for a new entry, and quick-read's content request.
+    fn lookup_xdata(&self) -> Dict {
+        let mut d = gfid_req();
+        if self.md.enabled() && self.md.content_max > 0 {
+            d.set_u64(CONTENT_KEY, self.md.content_max);
+        }
+        d
+    }
+
+    /// Give an open-behind file a real fd on the bricks (before a lock, or before its last name
+    /// goes: anonymous fds find the file by GFID through its name's handle).
+    async fn open_for_real(&self, id: &ReqId, of: &OpenFile) -> Res<()> {
+        if !of.is_anon() {
+            return Ok(());
+        }
+        let _g = of.upgrade.lock().await;
+        if !of.is_anon() {
+            return Ok(());
+        }
+        let c = self.caller(id);
+        let real = self
+            .vol
+            .open(&c, &Loc::gfid(of.gfid), of.flags)
+            .await
+            .map_err(|e| inode_errno(e.errno()))?;
+        let old = std::mem::replace(&mut *lock(&of.fd), real);
+        of.anon.store(false, Ordering::Release);
+        // Writes still running through the anonymous fd finish first (replicate's flush waits
+        // for them); then it is dropped.
+        if let Err(e) = self.vol.flush(&c, &old).await {
+            tracing::debug!(gfid = %of.gfid, error = %e, "flush of the anonymous fd");
+        }
+        self.vol.release(&old).await;
+        Ok(())
+    }
+
+    /// Real fds for every open-behind file of `gfid` (its last name may be about to go).
+    async fn open_all_for_real(&self, id: &ReqId, gfid: &Gfid) {
+        let files: Vec<Arc<OpenFile>> = lock(&self.files)
+            .values()
+            .filter(|f| f.gfid == *gfid && f.is_anon())
+            .cloned()
+            .collect();
+        for f in files {
+            if let Err(errno) = self.open_for_real(id, &f).await {
+                tracing::warn!(gfid = %gfid, errno, "could not open an open-behind file for real");
+            }
+        }
     }
 
     fn open_reply_flags(&self, is_dir: bool) -> FopenFlags {
@@ -237,10 +349,17 @@ impl Core {
         let c = self.caller(&id);
         match self
             .vol
-            .lookup(&c, &Loc::entry(pgfid, name.clone()), &gfid_req())
+            .lookup(&c, &Loc::entry(pgfid, name.clone()), &self.lookup_xdata())
             .await
         {
-            Ok(l) => Ok(EntryOut::Positive(self.link_entry(parent, &name, &l.iatt)?)),
+            Ok(l) => {
+                self.md.put_opt(l.postparent.as_ref());
+                if let Some(content) = l.xdata.get(CONTENT_KEY).and_then(|v| v.as_bytes()) {
+                    let content = content.clone();
+                    self.md.put_content(&l.iatt, content);
+                }
+                Ok(EntryOut::Positive(self.link_entry(parent, &name, &l.iatt)?))
+            }
             Err(e) if e.is(libc::ENOENT) => {
                 lock(&self.inodes).unlink(parent, &name);
                 if self.cfg.negative_ttl.is_zero() {
@@ -254,10 +373,18 @@ impl Core {
     }
 
     async fn getattr(&self, id: ReqId, ino: u64, fh: Option<u64>) -> Res<FileAttr> {
+        if let Some(iatt) = self.gfid(ino).ok().and_then(|g| self.md.get(&g)) {
+            return Ok(to_file_attr(&iatt, ino));
+        }
         let c = self.caller(&id);
         if let Some(of) = fh.and_then(|fh| self.file(fh).ok()) {
             if of.dir.is_none() {
-                let iatt = self.vol.fstat(&c, &of.fd).await.map_err(|e| errno_of(&e))?;
+                let iatt = self
+                    .vol
+                    .fstat(&c, &of.fd())
+                    .await
+                    .map_err(|e| errno_of(&e))?;
+                self.md.put(&iatt);
                 return Ok(to_file_attr(&iatt, ino));
             }
         }
@@ -272,6 +399,7 @@ impl Core {
             self.vol.stat(&c, &Loc::gfid(gfid)).await
         };
         let iatt = iatt.map_err(|e| inode_errno(e.errno()))?;
+        self.md.put(&iatt);
         Ok(to_file_attr(&iatt, ino))
     }
 
@@ -341,13 +469,14 @@ impl Core {
         let fd_err = |e: fop::FopError| errno_of(&e);
         let loc_err = |e: fop::FopError| inode_errno(e.errno());
         let mut post: Option<Iatt> = None;
+        self.md.invalidate(&gfid);
         if valid != 0 {
             let times = valid & (set_attr::ATIME | set_attr::MTIME) != 0;
             // fuse_setattr_resume: no fsetattr when times change ("there is no futimes").
             let pp = match (&of, times) {
                 (Some(of), false) => self
                     .vol
-                    .fsetattr(&c, &of.fd, &attr, valid)
+                    .fsetattr(&c, &of.fd(), &attr, valid)
                     .await
                     .map_err(fd_err)?,
                 _ => self
@@ -360,7 +489,7 @@ impl Core {
         }
         if let Some(sz) = size {
             let pp = match &of {
-                Some(of) => self.vol.ftruncate(&c, &of.fd, sz).await.map_err(fd_err)?,
+                Some(of) => self.vol.ftruncate(&c, &of.fd(), sz).await.map_err(fd_err)?,
                 None => self
                     .vol
                     .truncate(&c, &Loc::gfid(gfid), sz)
@@ -374,6 +503,9 @@ impl Core {
             // Nothing to change (or a layer sent no attributes back): report current ones.
             _ => self.vol.stat(&c, &Loc::gfid(gfid)).await.map_err(loc_err)?,
         };
+        if post.gfid == gfid {
+            self.md.put(&post);
+        }
         Ok(to_file_attr(&post, ino))
     }
 
@@ -422,6 +554,7 @@ impl Core {
             )
             .await
             .map_err(|e| Self::new_entry_errno(&e))?;
+        self.md.put_opt(e.postparent.as_ref());
         self.link_entry(parent, &name, &e.iatt)
     }
 
@@ -446,6 +579,7 @@ impl Core {
             )
             .await
             .map_err(|e| Self::new_entry_errno(&e))?;
+        self.md.put_opt(e.postparent.as_ref());
         self.link_entry(parent, &name, &e.iatt)
     }
 
@@ -462,6 +596,7 @@ impl Core {
             )
             .await
             .map_err(|e| Self::new_entry_errno(&e))?;
+        self.md.put_opt(e.postparent.as_ref());
         self.link_entry(parent, &name, &e.iatt)
     }
 
@@ -478,19 +613,42 @@ impl Core {
             )
             .await
             .map_err(|e| Self::new_entry_errno(&e))?;
+        self.md.put_opt(e.postparent.as_ref());
         self.link_entry(newparent, &newname, &e.iatt)
     }
 
     async fn unlink(&self, id: ReqId, parent: u64, name: Bytes, dir: bool) -> Res<()> {
         let pgfid = self.gfid(parent)?;
         let c = self.caller(&id);
-        let loc = Loc::entry(pgfid, name.clone());
+        // The GFID the kernel's lookup just found under this name lets the layers below skip
+        // looking it up again.
+        let child = lock(&self.inodes).dentry(parent, &name).map(|(_, g)| g);
+        let mut loc = Loc::entry(pgfid, name.clone());
+        if let Some(g) = child {
+            loc = loc.with_gfid(g);
+            if !dir {
+                self.open_all_for_real(&id, &g).await;
+            }
+        }
         let r = if dir {
             self.vol.rmdir(&c, &loc, 0, &Dict::new()).await
         } else {
             self.vol.unlink(&c, &loc, &Dict::new()).await
         };
-        r.map_err(|e| inode_errno(e.errno()))?;
+        if let Some(g) = child {
+            self.md.invalidate(&g);
+        }
+        let postparent = match r {
+            Ok(p) => p,
+            Err(e) => {
+                self.md.invalidate(&pgfid);
+                return Err(inode_errno(e.errno()));
+            }
+        };
+        match postparent.filter(|p| p.gfid == pgfid) {
+            Some(p) => self.md.put(&p),
+            None => self.md.invalidate(&pgfid),
+        }
         lock(&self.inodes).unlink(parent, &name);
         Ok(())
     }
@@ -507,6 +665,11 @@ impl Core {
         let npgfid = self.gfid(newparent)?;
         let c = self.caller(&id);
         let newloc = Loc::entry(npgfid, newname.clone());
+        let target = lock(&self.inodes).dentry(newparent, &newname);
+        if let Some((_, target)) = target {
+            // Replacing it may remove its last name.
+            self.open_all_for_real(&id, &target).await;
+        }
         // The source's GFID: the hint from the last lookup the kernel made (it looks the name up
         // right before a rename); if that is gone or turns out stale, a fresh lookup.
         let hint = lock(&self.inodes).dentry(parent, &name).map(|(_, g)| g);
@@ -533,6 +696,15 @@ impl Core {
                 Err(e) => return Err(errno_of(&e)),
             }
         }
+        let replaced = lock(&self.inodes)
+            .dentry(newparent, &newname)
+            .map(|(_, g)| g);
+        for g in [Some(pgfid), Some(npgfid), Some(src), replaced]
+            .into_iter()
+            .flatten()
+        {
+            self.md.invalidate(&g);
+        }
         lock(&self.inodes).rename(parent, &name, newparent, &newname);
         Ok(())
     }
@@ -554,6 +726,15 @@ impl Core {
         let c = self.caller(&id);
         let loc = Loc::gfid(gfid);
         let want = open_flags(flags, self.cfg.writeback);
+        // open-behind: no open on the bricks until something needs a real one (a lock, the
+        // file losing its last name). Flags the bricks must see on a real fd open for real;
+        // permissions were checked by the kernel (default_permissions).
+        if self.cfg.open_behind && want & OPEN_FOR_REAL == 0 {
+            if let Ok(fd) = self.vol.open_anonymous(gfid, want) {
+                let fh = self.add_file(OpenFile::anonymous(fd, ino, want));
+                return Ok((fh, self.open_reply_flags(false)));
+            }
+        }
         let fd = match self.vol.open(&c, &loc, want).await {
             Ok(fd) => fd,
             // Write-only files opened read-write for the writeback cache: fall back to the
@@ -565,7 +746,10 @@ impl Core {
                 .map_err(|e| inode_errno(e.errno()))?,
             Err(e) => return Err(inode_errno(e.errno())),
         };
-        let fh = self.add_file(OpenFile { fd, ino, dir: None });
+        if flags & libc::O_TRUNC != 0 {
+            self.md.invalidate(&gfid);
+        }
+        let fh = self.add_file(OpenFile::new(fd, ino, None));
         Ok((fh, self.open_reply_flags(false)))
     }
 
@@ -581,18 +765,42 @@ impl Core {
         let pgfid = self.gfid(parent)?;
         let (mode, umask) = self.masked(mode, umask);
         let flags = open_flags(flags, self.cfg.writeback) | libc::O_CREAT;
+        let loc = Loc::entry(pgfid, name.clone());
+        let c = self.caller(&id);
+        // open-behind for new files: MKNOD (the same entry transaction as CREATE) and an
+        // anonymous fd, so nothing is opened on the bricks and close costs no FLUSH/RELEASE.
+        if self.cfg.open_behind && flags & OPEN_FOR_REAL & !libc::O_TRUNC == 0 {
+            let ftype = libc::S_IFREG | (mode & 0o7777);
+            match self.vol.mknod(&c, &loc, ftype, 0, umask, &gfid_req()).await {
+                Ok(e) => {
+                    self.md.put_opt(e.postparent.as_ref());
+                    let attr = self.link_entry(parent, &name, &e.iatt)?;
+                    let want = flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC);
+                    let of = match self.vol.open_anonymous(e.iatt.gfid, want) {
+                        Ok(fd) => OpenFile::anonymous(fd, attr.ino.0, want),
+                        Err(_) => OpenFile::new(
+                            self.vol
+                                .open(&c, &Loc::gfid(e.iatt.gfid), want)
+                                .await
+                                .map_err(|e| inode_errno(e.errno()))?,
+                            attr.ino.0,
+                            None,
+                        ),
+                    };
+                    let fh = self.add_file(of);
+                    return Ok((attr, fh, self.open_reply_flags(false)));
+                }
+                // Someone else created it meanwhile: CREATE without O_EXCL opens theirs.
+                Err(e) if e.is(libc::EEXIST) && flags & libc::O_EXCL == 0 => {}
+                Err(e) => return Err(Self::new_entry_errno(&e)),
+            }
+        }
         let (fd, e) = self
             .vol
-            .create(
-                &self.caller(&id),
-                &Loc::entry(pgfid, name.clone()),
-                flags,
-                mode,
-                umask,
-                &gfid_req(),
-            )
+            .create(&c, &loc, flags, mode, umask, &gfid_req())
             .await
             .map_err(|e| Self::new_entry_errno(&e))?;
+        self.md.put_opt(e.postparent.as_ref());
         let attr = match self.link_entry(parent, &name, &e.iatt) {
             Ok(a) => a,
             Err(errno) => {
@@ -600,11 +808,7 @@ impl Core {
                 return Err(errno);
             }
         };
-        let fh = self.add_file(OpenFile {
-            fd,
-            ino: attr.ino.0,
-            dir: None,
-        });
+        let fh = self.add_file(OpenFile::new(fd, attr.ino.0, None));
         Ok((attr, fh, self.open_reply_flags(false)))
     }
 
@@ -617,9 +821,15 @@ impl Core {
         owner: Option<u64>,
     ) -> Res<Bytes> {
         let of = self.file(fh)?;
+        if let Some(content) = self.md.content(&of.gfid) {
+            let len = content.len() as u64;
+            let start = offset.min(len) as usize;
+            let end = offset.saturating_add(u64::from(size)).min(len) as usize;
+            return Ok(content.slice(start..end));
+        }
         let c = self.groups.caller(&id, owner);
         self.vol
-            .read(&c, &of.fd, offset, size)
+            .read(&c, &of.fd(), offset, size)
             .await
             .map_err(|e| errno_of(&e))
     }
@@ -635,10 +845,11 @@ impl Core {
         let of = self.file(fh)?;
         let c = self.groups.caller(&id, owner);
         let len = u32::try_from(data.len()).map_err(|_| libc::EINVAL)?;
-        self.vol
-            .write(&c, &of.fd, offset, data)
-            .await
-            .map_err(|e| errno_of(&e))?;
+        self.md.invalidate(&of.gfid);
+        let r = self.vol.write(&c, &of.fd(), offset, data).await;
+        // Also after: a GETATTR answered meanwhile may have cached the size before this write.
+        self.md.invalidate(&of.gfid);
+        r.map_err(|e| errno_of(&e))?;
         Ok(len)
     }
 
@@ -646,13 +857,13 @@ impl Core {
         let of = self.file(fh)?;
         // The lock owner lets the bricks drop this owner's POSIX locks (pl_flush).
         let c = self.groups.caller(&id, Some(owner));
-        self.vol.flush(&c, &of.fd).await.map_err(|e| errno_of(&e))
+        self.vol.flush(&c, &of.fd()).await.map_err(|e| errno_of(&e))
     }
 
     async fn fsync(&self, id: ReqId, fh: u64, datasync: bool) -> Res<()> {
         let of = self.file(fh)?;
         self.vol
-            .fsync(&self.caller(&id), &of.fd, datasync)
+            .fsync(&self.caller(&id), &of.fd(), datasync)
             .await
             .map_err(|e| errno_of(&e))
     }
@@ -668,11 +879,11 @@ impl Core {
             .opendir(&self.caller(&id), &Loc::gfid(gfid))
             .await
             .map_err(|e| inode_errno(e.errno()))?;
-        Ok(self.add_file(OpenFile {
+        Ok(self.add_file(OpenFile::new(
             fd,
             ino,
-            dir: Some(tokio::sync::Mutex::new(DirStream::default())),
-        }))
+            Some(tokio::sync::Mutex::new(DirStream::default())),
+        )))
     }
 
     /// The attributes of a directory entry for a readdir(plus) reply, linking it when `plus`.
@@ -748,13 +959,13 @@ impl Core {
             return Err((out, libc::ENOTDIR));
         };
         let c = self.caller(&id);
-        let dir_gfid = of.fd.gfid;
+        let dir_gfid = of.gfid;
         let mut ds = stream.lock().await;
         let buffered = ds.filled && ds.pos == offset && (!ds.entries.is_empty() || ds.eof);
         if !buffered {
             match self
                 .vol
-                .readdirp(&c, &of.fd, offset, READDIR_CHUNK, &Dict::new())
+                .readdirp(&c, &of.fd(), offset, READDIR_CHUNK, &Dict::new())
                 .await
             {
                 Ok(entries) => {
@@ -824,6 +1035,7 @@ impl Core {
         let gfid = self.gfid(ino)?;
         let mut d = Dict::new();
         d.set_bin(name, value);
+        self.md.invalidate(&gfid);
         self.vol
             .setxattr(&self.caller(&id), &Loc::gfid(gfid), &d, flags)
             .await
@@ -862,6 +1074,7 @@ impl Core {
     async fn removexattr(&self, id: ReqId, ino: u64, name: String) -> Res<()> {
         self.cfg.xattr.remove(&name)?;
         let gfid = self.gfid(ino)?;
+        self.md.invalidate(&gfid);
         self.vol
             .removexattr(&self.caller(&id), &Loc::gfid(gfid), &name)
             .await
@@ -885,6 +1098,7 @@ impl Core {
         range: LockRange,
     ) -> Res<LockRange> {
         let of = self.file(fh)?;
+        self.open_for_real(&id, &of).await?;
         // fuse_setlk/fuse_getlk: the kernel's lock owner (per process for fcntl locks, per open
         // file for flock, which GlusterFS treats as a whole-file POSIX lock) is both the frame's
         // lk_owner and the lock's.
@@ -899,7 +1113,7 @@ impl Core {
         };
         let got = self
             .vol
-            .lk(&c, &of.fd, cmd, &fl)
+            .lk(&c, &of.fd(), cmd, &fl)
             .await
             .map_err(|e| errno_of(&e))?;
         Ok(LockRange {
@@ -913,6 +1127,7 @@ impl Core {
     async fn fallocate(&self, id: ReqId, fh: u64, offset: u64, len: u64, mode: i32) -> Res<()> {
         let op = fallocate_mode(mode)?;
         let of = self.file(fh)?;
+        self.md.invalidate(&of.gfid);
         let c = self.caller(&id);
         let err = |e: fop::FopError| errno_of(&e);
         match op {
@@ -923,26 +1138,26 @@ impl Core {
                     0
                 };
                 self.vol
-                    .fallocate(&c, &of.fd, m, offset, len)
+                    .fallocate(&c, &of.fd(), m, offset, len)
                     .await
                     .map_err(err)?;
             }
             Falloc::PunchHole => {
                 self.vol
-                    .discard(&c, &of.fd, offset, len)
+                    .discard(&c, &of.fd(), offset, len)
                     .await
                     .map_err(err)?;
             }
             Falloc::ZeroRange { keep_size: false } => {
                 self.vol
-                    .zerofill(&c, &of.fd, offset, len)
+                    .zerofill(&c, &of.fd(), offset, len)
                     .await
                     .map_err(err)?;
             }
             Falloc::ZeroRange { keep_size: true } => {
-                let size = self.vol.fstat(&c, &of.fd).await.map_err(err)?.size;
+                let size = self.vol.fstat(&c, &of.fd()).await.map_err(err)?.size;
                 if let Some((off, l)) = clip_range(offset, len, size) {
-                    self.vol.zerofill(&c, &of.fd, off, l).await.map_err(err)?;
+                    self.vol.zerofill(&c, &of.fd(), off, l).await.map_err(err)?;
                 }
             }
         }
@@ -1463,7 +1678,7 @@ impl Filesystem for GlusterFs {
         reply.ok();
         if let Some(of) = of {
             self.spawn("release", move |c| async move {
-                c.vol.release(&of.fd).await;
+                c.vol.release(&of.fd()).await;
                 tracing::trace!(ino = of.ino, "released");
             });
         }
@@ -1543,7 +1758,7 @@ impl Filesystem for GlusterFs {
         reply.ok();
         if let Some(of) = of {
             self.spawn("releasedir", move |c| async move {
-                c.vol.releasedir(&of.fd).await;
+                c.vol.releasedir(&of.fd()).await;
             });
         }
     }

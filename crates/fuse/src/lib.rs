@@ -25,6 +25,7 @@ mod caller;
 mod flags;
 mod fs;
 mod inode;
+mod mdcache;
 mod mount;
 mod options;
 mod xattr;

@@ -71,6 +71,13 @@ pub struct FuseOptions {
     pub fs_name: String,
     /// Subtype: the mount shows as `fuse.<subtype>` (default `gluster-rs`).
     pub subtype: String,
+    /// `open-behind` (default on, as GlusterFS's performance.open-behind): opening a file costs no
+    /// round trip; reads and writes use the bricks' anonymous fds, and a real open happens only
+    /// when needed (a lock, the file losing its last name, O_APPEND/O_SYNC/O_TRUNC opens).
+    pub open_behind: bool,
+    /// `quick-read` (default on, as performance.quick-read): lookups bring back the content of
+    /// files up to 64 KiB, and reads within the attribute timeout are served from it.
+    pub quick_read: bool,
     /// Other kernel mount flags/options passed through: nodev, nosuid, noexec, noatime, nodiratime,
     /// relatime, sync, dirsync, dev, suid, exec, atime, rw.
     pub kernel_options: Vec<String>,
@@ -103,6 +110,8 @@ impl Default for FuseOptions {
             fs_name: "gluster-rs".to_string(),
             subtype: "gluster-rs".to_string(),
             kernel_options: Vec::new(),
+            open_behind: true,
+            quick_read: true,
         }
     }
 }
@@ -173,6 +182,8 @@ impl FuseOptions {
                 self.writeback_cache = parse_bool(key, value)?
             }
             "fopen-keep-cache" => self.fopen_keep_cache = parse_bool(key, value)?,
+            "open-behind" => self.open_behind = parse_bool(key, value)?,
+            "quick-read" => self.quick_read = parse_bool(key, value)?,
             "lru-limit" => self.lru_limit = parse_num(key, value)?,
             "inode-limit" => self.inode_limit = parse_num(key, value)?,
             "max-write" => {

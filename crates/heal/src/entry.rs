@@ -504,7 +504,7 @@ async fn delete_entry(
     };
     match r {
         Err(e) if e.is(libc::ENOENT) || e.is(libc::ESTALE) => Ok(()),
-        r => r,
+        r => r.map(|_| ()),
     }
 }
 

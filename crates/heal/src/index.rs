@@ -86,7 +86,7 @@ pub async fn purge(b: &Brick, c: &Caller, dir: Gfid, name: &[u8]) -> fop::Result
     let loc = Loc::entry(dir, Bytes::copy_from_slice(name));
     match b.subvol.unlink(c, &loc, &Dict::new()).await {
         Err(e) if e.is(libc::ENOENT) => Ok(()),
-        r => r,
+        r => r.map(|_| ()),
     }
 }
 
@@ -95,7 +95,7 @@ pub async fn purge_entry_changes(b: &Brick, c: &Caller, ec: Gfid, name: &[u8]) -
     let loc = Loc::entry(ec, Bytes::copy_from_slice(name));
     match b.subvol.rmdir(c, &loc, 1, &Dict::new()).await {
         Err(e) if e.is(libc::ENOENT) => Ok(()),
-        r => r,
+        r => r.map(|_| ()),
     }
 }
 
