@@ -7,7 +7,7 @@
 //! source or after it is written to the sinks.
 
 use bytes::Bytes;
-use fop::{Caller, Fd, FopError, Gfid, Iatt, Loc, Subvolume};
+use fop::{Caller, Dict, Fd, FopError, Gfid, Iatt, Loc, Subvolume};
 use futures::future::join_all;
 
 use crate::heal::{indices, not_all_up, post_op, restore_time, HealRequest, Tally, TypeResult};
@@ -17,7 +17,6 @@ use crate::markers::{reset_sink_blame, undo_pending, HealType};
 use crate::plan::{block_size, blocks, can_skip_block, has_holes, skip_zero_write, RangeSum};
 use crate::policy::data_selection;
 use crate::replica::ReplicaSet;
-use crate::side::SideFd;
 use crate::{HealError, Result};
 
 pub(crate) async fn heal_data(
@@ -48,19 +47,13 @@ pub(crate) async fn heal_data(
 /// Open fds of one heal, released at the end.
 struct Fds {
     fops: Vec<Option<Fd>>,
-    side: Vec<Option<SideFd>>,
 }
 
 impl Fds {
-    async fn release(self, rs: &ReplicaSet, c: &Caller) {
+    async fn release(self, rs: &ReplicaSet, _c: &Caller) {
         for (i, fd) in self.fops.into_iter().enumerate() {
             if let (Some(fd), Some(b)) = (fd, rs.bricks.get(i)) {
                 b.subvol.release(&fd).await;
-            }
-        }
-        for (i, fd) in self.side.into_iter().enumerate() {
-            if let (Some(fd), Some(side)) = (fd, rs.bricks.get(i).and_then(|b| b.side.as_ref())) {
-                side.release(c, &fd).await;
             }
         }
     }
@@ -137,7 +130,6 @@ async fn heal_data_locked(
     // Open the source and the sinks.
     let mut fds = Fds {
         fops: vec![None; n],
-        side: vec![None; n],
     };
     let loc = Loc::gfid(gfid);
     let opened = join_all(rs.bricks.iter().enumerate().map(|(i, b)| {
@@ -319,23 +311,6 @@ async fn copy_blocks(
     let sink_sizes: Vec<u64> = (0..n)
         .map(|i| stats.get(i).copied().flatten().map_or(0, |ia| ia.size))
         .collect();
-    // Brick-side checksums when every copy involved has a side channel.
-    let use_rchecksum = diff
-        && (0..n)
-            .filter(|&i| i == source || healed[i])
-            .all(|i| rs.bricks.get(i).is_some_and(|b| b.side.is_some()));
-    if use_rchecksum {
-        for i in (0..n).filter(|&i| i == source || healed[i]) {
-            if let Some(side) = rs.bricks.get(i).and_then(|b| b.side.as_ref()) {
-                match side.open(c, gfid, libc::O_RDONLY).await {
-                    Ok(fd) => fds.side[i] = Some(fd),
-                    Err(e) => {
-                        tracing::debug!(brick = %rs.bricks[i].label, error = %e, "side open failed; comparing locally");
-                    }
-                }
-            }
-        }
-    }
     let src_sub = rs.bricks[source].subvol.clone();
     let Some(src_fd) = fds.fops[source].clone() else {
         return Err(HealError::Fop(FopError::Errno(libc::EBADF)));
@@ -515,7 +490,8 @@ async fn heal_block(
     Ok(Some(data.len() as u64))
 }
 
-/// Brick-side checksums of the source and every target, or None if any is unavailable.
+/// Brick-side checksums of the source and every target, on the fds already open, or None if any
+/// is unavailable (a brick that is no protocol/client connection, an error): then compared here.
 async fn brick_checksums(
     rs: &ReplicaSet,
     c: &Caller,
@@ -529,12 +505,20 @@ async fn brick_checksums(
     let mut who = vec![source];
     who.extend_from_slice(targets);
     let sums = join_all(who.iter().map(|&i| async move {
-        let side = rs.bricks.get(i)?.side.as_ref()?;
-        let fd = fds.side.get(i).copied().flatten()?;
-        match side.rchecksum(c, &fd, off, len32).await {
-            Ok((strong, zeroes)) => Some(RangeSum::Brick {
-                strong: strong.to_vec(),
-                zeroes,
+        let client = rs.bricks.get(i)?.client.as_ref()?;
+        let fd = fds.fops.get(i).cloned().flatten()?;
+        // `check-zero-filled` → `buf-has-zeroes`, as `__afr_can_skip_data_block_heal` asks.
+        let mut x = Dict::new();
+        x.set_i64("check-zero-filled", 1);
+        match client.rchecksum(c, &fd, off, len32, &x).await {
+            Ok(r) => Some(RangeSum::Brick {
+                strong: r.strong_checksum.to_vec(),
+                zeroes: r
+                    .xdata
+                    .as_ref()
+                    .and_then(|d| d.get("buf-has-zeroes"))
+                    .and_then(|v| v.as_u64().or_else(|| v.as_i64().map(|i| i as u64)))
+                    .is_some_and(|v| v != 0),
             }),
             Err(e) => {
                 tracing::debug!(brick = %rs.bricks[i].label, error = %e, "rchecksum failed");

@@ -61,10 +61,35 @@ pub async fn index_gfid(b: &Brick, c: &Caller, kind: IndexKind) -> fop::Result<G
 /// The names in one index directory (GFID strings for xattrop/dirty/entry-changes, entry names
 /// inside `entry-changes/<dir>`).
 pub async fn list_dir(b: &Brick, c: &Caller, dir: Gfid) -> fop::Result<Vec<Bytes>> {
-    let side = b.side.as_ref().ok_or_else(|| {
-        FopError::NotConnected(format!("{}: no side connection for the index", b.label))
+    let client = b.client.as_ref().ok_or_else(|| {
+        FopError::NotConnected(format!(
+            "{}: the index needs a protocol/client connection (READDIR)",
+            b.label
+        ))
     })?;
-    side.list(c, dir, MAX_INDEX_ENTRIES).await
+    let fd = b.subvol.opendir(c, &Loc::gfid(dir)).await?;
+    let mut out = Vec::new();
+    let mut offset = 0u64;
+    let res = async {
+        loop {
+            let batch = client.readdir(c, &fd, offset, 128 * 1024).await?;
+            let Some(last) = batch.last() else { break };
+            let next = last.off;
+            for e in batch {
+                if e.name.as_ref() != b"." && e.name.as_ref() != b".." {
+                    out.push(e.name);
+                }
+            }
+            if out.len() >= MAX_INDEX_ENTRIES || next == offset {
+                break;
+            }
+            offset = next;
+        }
+        Ok::<(), FopError>(())
+    }
+    .await;
+    b.subvol.releasedir(&fd).await;
+    res.map(|_| out)
 }
 
 /// The GFIDs listed in an index (`xattrop` or `dirty`); unparsable names are skipped (the index

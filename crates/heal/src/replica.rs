@@ -7,7 +7,6 @@ use fop::{Gfid, Subvolume};
 
 use crate::plan::Algorithm;
 use crate::policy::FavoriteChild;
-use crate::side::SideChannel;
 
 /// How to heal; defaults are AFR's (xlators/cluster/afr/src/afr.c option table) for a volume
 /// glusterd created with GlusterFS 10.
@@ -104,10 +103,9 @@ pub struct Brick {
     pub subvol: Arc<dyn Subvolume>,
     /// `host:/path` for reports, as GlusterFS prints bricks.
     pub label: String,
-    /// The concrete client, when this is a protocol/client connection (connection state, side
-    /// channel for READDIR and RCHECKSUM).
+    /// The concrete client, when this is a protocol/client connection (connection state, and
+    /// the fops outside the fop interface: READDIR of the index, RCHECKSUM).
     pub(crate) client: Option<Arc<client::BrickClient>>,
-    pub(crate) side: Option<Arc<SideChannel>>,
 }
 
 impl Brick {
@@ -118,21 +116,18 @@ impl Brick {
             subvol,
             label,
             client: None,
-            side: None,
         }
     }
 
-    /// A brick reached through a protocol/client connection; a side connection to the same brick
-    /// serves the fops the fop interface lacks (READDIR of the index, RCHECKSUM).
+    /// A brick reached through a protocol/client connection (shared with the client's own
+    /// replicate translator when healing from a client).
     pub fn from_client(c: Arc<client::BrickClient>) -> Self {
-        let cfg = c.config().clone();
+        let cfg = c.config();
         let label = format!("{}:{}", cfg.host, cfg.brick);
-        let side = SideChannel::new(cfg);
         Brick {
             subvol: c.clone(),
             label,
             client: Some(c),
-            side: Some(side),
         }
     }
 
@@ -143,12 +138,6 @@ impl Brick {
     /// The brick's connection, when it is a protocol/client one.
     pub fn client(&self) -> Option<&Arc<client::BrickClient>> {
         self.client.as_ref()
-    }
-
-    pub(crate) async fn shutdown(&self) {
-        if let Some(s) = &self.side {
-            s.shutdown().await;
-        }
     }
 }
 

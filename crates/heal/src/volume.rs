@@ -173,7 +173,7 @@ impl HealVolume {
         Ok(vol)
     }
 
-    /// Wait (at most `timeout`) for every brick connection and side channel.
+    /// Wait (at most `timeout`) for every brick connection.
     pub async fn wait(&self, timeout: Duration) {
         let waits = self
             .replicas
@@ -184,9 +184,6 @@ impl HealVolume {
                     if let Err(e) = c.wait_ready(timeout).await {
                         tracing::warn!(brick = %b.label, error = %e, "brick not reachable");
                     }
-                }
-                if let Some(s) = &b.side {
-                    let _ = s.wait_ready(timeout).await;
                 }
             });
         join_all(waits).await;
@@ -212,7 +209,6 @@ impl HealVolume {
     pub async fn shutdown(&self) {
         for r in &self.replicas {
             for b in &r.bricks {
-                b.shutdown().await;
                 if let Some(c) = &b.client {
                     c.shutdown().await;
                 }
