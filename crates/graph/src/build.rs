@@ -74,6 +74,8 @@ pub fn build_node(
             // Children: brick clients report their connection state (and carry the lock
             // contention callbacks); anything else is used through the fop interface only.
             let mut children = Vec::with_capacity(r.children.len());
+            // The same connections, for client-side heal.
+            let mut heal_bricks = Vec::with_capacity(r.children.len());
             let mut pumps = Vec::new();
             for (i, c) in r.children.iter().enumerate() {
                 let before = bricks.len();
@@ -84,8 +86,12 @@ pub fn build_node(
                             pumps.push((i, rx));
                         }
                         children.push(afr::Child::brick(b.clone()));
+                        heal_bricks.push(heal::Brick::from_client(b.clone()));
                     }
-                    _ => children.push(afr::Child::new(sub, None)),
+                    _ => {
+                        heal_bricks.push(heal::Brick::from_subvol(sub.clone()));
+                        children.push(afr::Child::new(sub, None));
+                    }
                 }
             }
             let mut aopts = afr::AfrOptions::new(r.pending_xattrs.clone());
@@ -110,6 +116,20 @@ pub fn build_node(
                     GraphError::BadOption(format!("{}: post-op-delay-secs {v}", r.name))
                 })?;
                 aopts.post_op_delay = Duration::from_secs(secs);
+            }
+            // Client-side heal (cluster.{data,metadata,entry}-self-heal,
+            // background-self-heal-count, heal-wait-queue-length; see heal::ClientHealOptions
+            // for how gluster-rs's defaults differ from GlusterFS's).
+            let hopts = heal::ClientHealOptions::from_spec(r)
+                .map_err(|e| GraphError::BadOption(e.to_string()))?;
+            if hopts.enabled() {
+                let rs = heal::ReplicaSet {
+                    name: r.name.clone(),
+                    bricks: heal_bricks,
+                    pending_keys: aopts.pending_keys.clone(),
+                    opts: heal::HealOptions::from_spec(r),
+                };
+                aopts.heal_trigger = Some(Arc::new(heal::ClientHealer::new(rs, hopts)));
             }
             let afr = afr::Afr::new(r.name.clone(), children, aopts)
                 .map_err(|e| GraphError::BadOption(e.to_string()))?;

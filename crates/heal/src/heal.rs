@@ -20,6 +20,9 @@ pub struct HealRequest {
     pub choice: Option<SplitBrainChoice>,
     /// Called with the number of bytes of each block sent (progress display).
     pub progress: Option<Arc<dyn Fn(u64) + Send + Sync>>,
+    /// Heal only these kinds (client-side heal honours `cluster.data-self-heal`,
+    /// `metadata-self-heal`, `entry-self-heal` as afr_selfheal_do does); `None`: all.
+    pub kinds: Option<afr::HealKinds>,
 }
 
 impl HealRequest {
@@ -27,6 +30,7 @@ impl HealRequest {
         HealRequest {
             choice: Some(choice),
             progress: None,
+            kinds: None,
         }
     }
 }
@@ -132,6 +136,17 @@ pub async fn heal_inode_with(
         }
         Inspection::Needs(n, first) => (n, first),
     };
+    let wanted = req.kinds.unwrap_or(afr::HealKinds::ALL);
+    let masked = crate::inspect::Needs {
+        data: needs.data && wanted.data,
+        metadata: needs.metadata && wanted.metadata,
+        entry: needs.entry && wanted.entry,
+    };
+    if needs.any() && !masked.any() {
+        // Something to heal, but not of a kind asked for.
+        return Ok(HealOutcome::new(gfid, HealStatus::Pending));
+    }
+    let needs = masked;
     if !needs.any() {
         if req.choice.is_some() {
             return Err(HealError::SplitBrain {

@@ -26,31 +26,32 @@
 //! and tested on their own.
 //!
 //! # Client-side heal
-//! The replicate translator heals an inode it finds in need on lookup (AFR's
-//! `afr_lookup_sh_metadata_wrap` / `afr_refresh_selfheal_wrap`) by calling [`heal_inode`] with a
-//! [`ReplicaSet`] made once from its children:
+//! A client heals what its lookups find in need (AFR's `afr_lookup_entry_heal`,
+//! `afr_lookup_metadata_heal_check`, `afr_throttled_selfheal`): the replicate translator reports
+//! it through [`afr::HealTrigger`], and [`ClientHealer`] — one per replica set, over the client's
+//! own brick connections — runs [`heal_inode`] in the background: at most
+//! `background-self-heal-count` at once, `heal-wait-queue-length` waiting, one per GFID, never
+//! blocking the lookup ([`ClientHealOptions`]). The graph crate installs it on every replicate
+//! translator it builds:
 //!
 //! ```ignore
-//! let mut rs = heal::ReplicaSet::new(name.clone(), child_subvols.clone(), pending_keys.clone());
-//! rs.opts = heal::HealOptions::from_spec(&replicate_node); // when the volfile node is at hand
-//! // after a lookup whose replies carry non-zero trusted.afr.* markers, or differ in
-//! // size (files), owner/group/mode, or type:
-//! let (rs, gfid) = (rs.clone(), gfid);
-//! tokio::spawn(async move {
-//!     match heal::heal_inode(&rs, gfid).await {
-//!         Ok(o) => tracing::debug!(?o.status, "client-side heal"),
-//!         Err(e) => tracing::debug!(error = %e, "client-side heal not done"),
-//!     }
-//! });
+//! let opts = heal::ClientHealOptions::from_spec(&replicate_node)?;
+//! let rs = heal::ReplicaSet {
+//!     name: replicate_node.name.clone(),
+//!     bricks: brick_clients.into_iter().map(heal::Brick::from_client).collect(),
+//!     pending_keys: pending_keys.clone(),
+//!     opts: heal::HealOptions::from_spec(&replicate_node),
+//! };
+//! afr_options.heal_trigger = Some(Arc::new(heal::ClientHealer::new(rs, opts)));
 //! ```
 //!
-//! It takes AFR's locks itself, so it is safe next to the replicate translator's own transactions
-//! and next to any self-heal daemon (a heal already running elsewhere makes it return
-//! [`HealError::InProgress`]). Run it in the background, bounded as AFR bounds it
-//! (`background-self-heal-count`, 8) and once per GFID at a time; a split-brain comes back as
-//! [`HealStatus::SplitBrain`], and reads of such a file should fail with EIO as they do now.
+//! [`heal_inode`] takes AFR's locks itself, so it is safe next to the replicate translator's own
+//! transactions and next to any self-heal daemon (a heal already running elsewhere makes it
+//! return [`HealError::InProgress`]); a split-brain comes back as [`HealStatus::SplitBrain`], and
+//! reads of such a file fail with EIO as they do without it.
 
 pub mod cli;
+mod client_heal;
 pub mod daemon;
 mod data;
 pub mod entries;
@@ -65,7 +66,6 @@ mod metadata;
 pub mod plan;
 pub mod policy;
 mod replica;
-mod side;
 pub mod splitbrain;
 pub mod stats;
 pub mod sweep;
@@ -77,6 +77,7 @@ use bytes::Bytes;
 use fop::{Caller, FopError, Gfid};
 
 pub use cli::{run_daemon, run_heal, HealArgs, HealDaemonArgs};
+pub use client_heal::{ClientHealOptions, ClientHealStats, ClientHealer};
 pub use heal::{heal_inode, heal_inode_with, HealOutcome, HealRequest, HealStatus};
 pub use markers::HealType;
 pub use policy::{FavoriteChild, SplitBrainChoice, SplitBrainRefusal};
