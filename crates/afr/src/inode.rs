@@ -5,6 +5,16 @@
 //! `afr_changelog_post_op`, `afr_delayed_changelog_wake_up_cbk`): taken by the first data
 //! operation (inodelk + pre-op), joined by the following ones, and released (post-op + unlock) when
 //! idle for `post_op_delay`, on contention, after a brick failed, or on flush/release.
+//!
+//! Contention (another client waits for the inodelk: an `INODELK_CONTENTION` callback, or a write
+//! reply counting more than our lock in the domain) *closes* the epoch, as AFR's `lock->release`
+//! does: no further operation joins it; operations arriving meanwhile wait; the epoch finishes
+//! the ones it has, does its post-op and unlocks; the waiting ones then take a new lock, which the
+//! brick queues behind the other client's. A contention that arrives while the lock is still being
+//! taken (the other client asked while we were queued or locking brick after brick) is kept: the
+//! new epoch then admits only the operations already waiting for it (AFR's `lock->waiting` list
+//! woken at once by `__afr_transaction_wake_shared`) and closes after them, so both clients make
+//! progress instead of the one streaming writes keeping the lock.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -67,7 +77,11 @@ pub struct Epoch {
     pub conn_gens: Vec<u64>,
     pub event_gen: u64,
     pub users: usize,
+    /// Closed: no operation joins any more; post-op and unlock once `users` is 0.
     pub release: bool,
+    /// Contended while being taken: how many more operations may still join (those that were
+    /// waiting when it was installed); the epoch closes when this reaches 0.
+    pub admit: Option<usize>,
     pub last_activity: Instant,
     pub timer_armed: bool,
     /// Writes since the last successful fsync (ensure-durability).
@@ -102,6 +116,70 @@ pub struct State {
     pub epoch: EpochState,
     pub inflight: Vec<Arc<Inflight>>,
     next_id: u64,
+    /// Operations inside [`begin`] that have not joined an epoch yet.
+    waiting: usize,
+    /// Another client asked for the lock while ours was being acquired.
+    contended: bool,
+}
+
+impl State {
+    /// Join the held epoch if it admits operations; Some(epoch id) when joined.
+    fn try_join(&mut self, gen: u64, eager_lock: bool) -> Option<u64> {
+        let EpochState::Held(e) = &mut self.epoch else {
+            return None;
+        };
+        if !e.release && e.event_gen != gen {
+            // A brick went or came back: finish this epoch so the next one includes exactly
+            // the bricks up now (afr __need_previous_lock_unlocked).
+            e.release = true;
+        }
+        if e.release {
+            return None;
+        }
+        e.users += 1;
+        e.last_activity = Instant::now();
+        if let Some(k) = &mut e.admit {
+            *k = k.saturating_sub(1);
+            if *k == 0 {
+                e.release = true;
+            }
+        }
+        if !eager_lock {
+            e.release = true;
+        }
+        Some(e.id)
+    }
+
+    /// Install a newly acquired epoch. A contention seen while acquiring it limits it to the
+    /// operations waiting now. Returns whether it must be released at once (nobody to admit).
+    fn install(&mut self, mut e: Epoch) -> bool {
+        if std::mem::take(&mut self.contended) {
+            if self.waiting == 0 {
+                e.release = true;
+            } else {
+                e.admit = Some(self.waiting);
+            }
+        }
+        let release = e.release && e.users == 0;
+        self.epoch = EpochState::Held(e);
+        release
+    }
+
+    /// Contention or flush: close the held epoch (true when it is idle and can be released now);
+    /// while a lock is being acquired, remember it for the new epoch.
+    fn close(&mut self) -> bool {
+        match &mut self.epoch {
+            EpochState::Held(e) => {
+                e.release = true;
+                e.users == 0
+            }
+            EpochState::Acquiring => {
+                self.contended = true;
+                false
+            }
+            EpochState::None | EpochState::Releasing(_) => false,
+        }
+    }
 }
 
 pub struct InodeCtx {
@@ -124,6 +202,8 @@ impl InodeCtx {
                 epoch: EpochState::None,
                 inflight: Vec::new(),
                 next_id: 1,
+                waiting: 0,
+                contended: false,
             }),
             changed: Notify::new(),
             bg: Arc::new(Semaphore::new(max_background.max(1))),
@@ -325,6 +405,19 @@ pub fn record(
     ctx.notify();
 }
 
+/// Close epoch `id` (if still held) because another client waits for the lock: a write reply
+/// counted more inodelks in our domain than ours (afr-transaction.c
+/// `afr_are_conflicting_ops_waiting`: `lock->num_inodelks > 1`).
+pub fn close_contended(ctx: &InodeCtx, id: u64) {
+    let mut st = ctx.lock();
+    if let EpochState::Held(e) = &mut st.epoch {
+        if e.id == id && !e.release {
+            e.release = true;
+            tracing::debug!(gfid = %ctx.gfid, "inodelk waiters counted by a brick; closing the eager lock");
+        }
+    }
+}
+
 /// Mark the data fsync done: no unstable writes left.
 pub fn mark_synced(ctx: &InodeCtx, id: u64) {
     let mut st = ctx.lock();
@@ -335,15 +428,11 @@ pub fn mark_synced(ctx: &InodeCtx, id: u64) {
     }
 }
 
-/// Ask for the eager lock of `ctx` to be released as soon as it is idle (contention, flush).
+/// Ask for the eager lock of `ctx` to be released as soon as its running operations are done
+/// (contention, flush); see the module docs for a lock still being acquired.
 pub fn request_release(inner: &Arc<Inner>, ctx: &Arc<InodeCtx>) {
     let mut st = ctx.lock();
-    let mut release = false;
-    if let EpochState::Held(e) = &mut st.epoch {
-        e.release = true;
-        release = e.users == 0;
-    }
-    if release {
+    if st.close() {
         start_release(inner, ctx, &mut st);
     }
     drop(st);
@@ -397,9 +486,26 @@ async fn idle_timer(inner: Arc<Inner>, ctx: Arc<InodeCtx>, id: u64) {
     }
 }
 
+/// Counts a [`begin`] caller in [`State::waiting`] until it joins or gives up (also when its
+/// future is dropped).
+struct WaitMark<'a> {
+    ctx: &'a InodeCtx,
+    active: bool,
+}
+
+impl Drop for WaitMark<'_> {
+    fn drop(&mut self) {
+        if self.active {
+            let mut st = self.ctx.lock();
+            st.waiting = st.waiting.saturating_sub(1);
+        }
+    }
+}
+
 /// Join the inode's epoch, taking the lock and doing the pre-op if there is none.
 pub async fn begin(inner: &Arc<Inner>, ctx: &Arc<InodeCtx>, c: &Caller) -> fop::Result<EpochGuard> {
     let deadline = tokio::time::Instant::now() + inner.opts.wait_timeout;
+    let mut mark = WaitMark { ctx, active: false };
     loop {
         let notified = ctx.changed.notified();
         tokio::pin!(notified);
@@ -407,32 +513,26 @@ pub async fn begin(inner: &Arc<Inner>, ctx: &Arc<InodeCtx>, c: &Caller) -> fop::
         let mut spawn_acquire = None;
         {
             let mut st = ctx.lock();
-            let gen = inner.event_gen();
+            if !mark.active {
+                st.waiting += 1;
+                mark.active = true;
+            }
+            if let Some(id) = st.try_join(inner.event_gen(), inner.opts.eager_lock) {
+                st.waiting = st.waiting.saturating_sub(1);
+                mark.active = false;
+                return Ok(EpochGuard {
+                    inner: inner.clone(),
+                    ctx: ctx.clone(),
+                    id,
+                });
+            }
             let mut release_now = false;
-            match &mut st.epoch {
-                EpochState::Held(e) => {
-                    if !e.release && e.event_gen != gen {
-                        // A brick went or came back: finish this epoch so the next one includes
-                        // exactly the bricks up now (afr __need_previous_lock_unlocked).
-                        e.release = true;
-                    }
-                    if !e.release {
-                        e.users += 1;
-                        e.last_activity = Instant::now();
-                        if !inner.opts.eager_lock {
-                            e.release = true;
-                        }
-                        return Ok(EpochGuard {
-                            inner: inner.clone(),
-                            ctx: ctx.clone(),
-                            id: e.id,
-                        });
-                    }
-                    release_now = e.users == 0;
-                }
+            match &st.epoch {
+                EpochState::Held(e) => release_now = e.users == 0,
                 EpochState::Acquiring | EpochState::Releasing(_) => {}
                 EpochState::None => {
                     st.epoch = EpochState::Acquiring;
+                    st.contended = false;
                     let id = InodeCtx::next_id(&mut st);
                     spawn_acquire = Some(id);
                 }
@@ -465,16 +565,25 @@ async fn acquire(inner: &Arc<Inner>, ctx: &Arc<InodeCtx>, c: &Caller, id: u64) -
     let r = acquire_inner(inner, ctx, c, id).await;
     let mut st = ctx.lock();
     let out = match r {
-        Ok(e) => {
-            st.epoch = EpochState::Held(e);
+        Ok(mut e) => {
+            // The idle timer covers an epoch nobody joins (its waiters were cancelled).
+            e.timer_armed = true;
+            if st.install(e) {
+                tracing::debug!(afr = %inner.name, gfid = %ctx.gfid, "contended while locking, nobody waiting: releasing");
+                start_release(inner, ctx, &mut st);
+            }
             Ok(())
         }
         Err(e) => {
             st.epoch = EpochState::None;
+            st.contended = false;
             Err(e)
         }
     };
     drop(st);
+    if out.is_ok() {
+        tokio::spawn(idle_timer(inner.clone(), ctx.clone(), id));
+    }
     ctx.notify();
     out
 }
@@ -538,6 +647,7 @@ async fn acquire_inner(
         event_gen: gen,
         users: 0,
         release: false,
+        admit: None,
         last_activity: Instant::now(),
         timer_armed: false,
         unstable: false,
@@ -549,6 +659,8 @@ async fn acquire_inner(
 
 /// Post-op and unlock of epoch `id` (state Releasing): after its background writes finished.
 async fn release_epoch(inner: Arc<Inner>, ctx: Arc<InodeCtx>, id: u64) {
+    let started = Instant::now();
+    let mut synced = None;
     let deadline = tokio::time::Instant::now() + inner.opts.wait_timeout;
     let drained = wait_until(&ctx, deadline, "settling background writes", |st| {
         !st.inflight.iter().any(|o| o.epoch == id)
@@ -599,7 +711,9 @@ async fn release_epoch(inner: Arc<Inner>, ctx: Arc<InodeCtx>, id: u64) {
                     _ => vec![false; inner.n()],
                 }
             };
+            let t = Instant::now();
             let res = crate::write::fsync_children(&inner, &caller, fd, &targets, true).await;
+            synced = Some(t.elapsed());
             let failed: Vec<bool> = res.iter().map(|r| matches!(r, Some(Err(_)))).collect();
             let mut st = ctx.lock();
             if let EpochState::Releasing(e) = &mut st.epoch {
@@ -650,6 +764,7 @@ async fn release_epoch(inner: Arc<Inner>, ctx: Arc<InodeCtx>, id: u64) {
         error: None,
     };
     held.unlock(&inner).await;
+    tracing::debug!(afr = %inner.name, gfid = %ctx.gfid, took = ?started.elapsed(), fsync = ?synced, "eager lock released");
     {
         let mut st = ctx.lock();
         if matches!(&st.epoch, EpochState::Releasing(e) if e.id == id) {
@@ -672,8 +787,9 @@ pub async fn settle(inner: &Arc<Inner>, ctx: &Arc<InodeCtx>) -> fop::Result<()> 
             st.inflight.is_empty()
                 && match &st.epoch {
                     EpochState::None => true,
-                    // Taken again after our request (it was being acquired): ask again.
-                    EpochState::Held(e) => !e.release,
+                    // Taken again after our request (it was being acquired): ask again,
+                    // unless it already closes by itself after the operations it admits.
+                    EpochState::Held(e) => !e.release && e.admit.is_none(),
                     _ => false,
                 }
         })
@@ -692,4 +808,127 @@ pub async fn drain(inner: &Inner, ctx: &InodeCtx) -> fop::Result<()> {
         st.inflight.is_empty()
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> State {
+        State {
+            readable: None,
+            epoch: EpochState::None,
+            inflight: Vec::new(),
+            next_id: 1,
+            waiting: 0,
+            contended: false,
+        }
+    }
+
+    fn epoch(id: u64) -> Epoch {
+        Epoch {
+            id,
+            locked: vec![true; 3],
+            participating: vec![true; 3],
+            failed: vec![false; 3],
+            conn_gens: vec![0; 3],
+            event_gen: 1,
+            users: 0,
+            release: false,
+            admit: None,
+            last_activity: Instant::now(),
+            timer_armed: false,
+            unstable: false,
+            quorum_lost: false,
+            sync_fd: None,
+            caller: Caller::root(),
+        }
+    }
+
+    fn held(st: &State) -> &Epoch {
+        match &st.epoch {
+            EpochState::Held(e) => e,
+            _ => panic!("no held epoch"),
+        }
+    }
+
+    /// Uncontended: everybody joins; the epoch stays open.
+    #[test]
+    fn open_epoch_admits_everyone() {
+        let mut st = state();
+        assert!(!st.install(epoch(7)));
+        for _ in 0..100 {
+            assert_eq!(st.try_join(1, true), Some(7));
+        }
+        assert_eq!(held(&st).users, 100);
+        assert!(!held(&st).release);
+    }
+
+    /// Contention on a held epoch closes it: nobody joins any more, and it is released when
+    /// the last user leaves (at once when idle).
+    #[test]
+    fn contention_closes_a_held_epoch() {
+        let mut st = state();
+        st.install(epoch(3));
+        assert_eq!(st.try_join(1, true), Some(3));
+        assert!(!st.close(), "a user is still inside");
+        assert_eq!(st.try_join(1, true), None);
+        assert!(held(&st).release);
+        let mut idle = state();
+        idle.install(epoch(4));
+        assert!(idle.close(), "idle: release now");
+    }
+
+    /// Contention while acquiring: the new epoch admits exactly those already waiting, then
+    /// closes; later arrivals wait for the next epoch.
+    #[test]
+    fn contention_while_acquiring_admits_only_the_waiting() {
+        let mut st = state();
+        st.epoch = EpochState::Acquiring;
+        st.waiting = 2;
+        assert!(!st.close());
+        assert!(st.contended);
+        assert!(!st.install(epoch(9)));
+        assert!(!st.contended);
+        assert_eq!(held(&st).admit, Some(2));
+        assert_eq!(st.try_join(1, true), Some(9));
+        assert!(!held(&st).release);
+        assert_eq!(st.try_join(1, true), Some(9));
+        assert!(held(&st).release);
+        assert_eq!(st.try_join(1, true), None);
+        assert_eq!(held(&st).users, 2);
+    }
+
+    /// Contention while acquiring with nobody left waiting: release at once.
+    #[test]
+    fn contention_while_acquiring_without_waiters_releases() {
+        let mut st = state();
+        st.epoch = EpochState::Acquiring;
+        st.close();
+        assert!(st.install(epoch(2)));
+        assert!(held(&st).release);
+    }
+
+    /// A brick state change closes the epoch too; eager-lock off admits one operation.
+    #[test]
+    fn generation_change_and_no_eager_lock() {
+        let mut st = state();
+        st.install(epoch(5));
+        assert_eq!(st.try_join(2, true), None);
+        let mut st = state();
+        st.install(epoch(6));
+        assert_eq!(st.try_join(1, false), Some(6));
+        assert_eq!(st.try_join(1, false), None);
+    }
+
+    /// A contention that reaches neither a held nor an acquiring lock is stale.
+    #[test]
+    fn stale_contention_is_ignored() {
+        let mut st = state();
+        assert!(!st.close());
+        assert!(!st.contended);
+        st.epoch = EpochState::Releasing(epoch(1));
+        assert!(!st.close());
+        assert!(!st.contended);
+    }
 }
