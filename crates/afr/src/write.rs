@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use fop::{Caller, Fd, FopError, Loc, PrePost};
+use fop::{Caller, Dict, DictValue, Fd, FopError, Loc, PrePost};
 use futures::future::join_all;
 use tokio::sync::watch;
 
@@ -172,6 +172,59 @@ fn blamed<T>(results: &[Option<fop::Result<T>>]) -> Vec<bool> {
     results.iter().map(|r| matches!(r, Some(Err(_)))).collect()
 }
 
+/// xdata keys of a WRITE (libglusterfs/src/glusterfs/glusterfs.h).
+/// Asked for: whether the brick wrote at its end of file (posix-inode-fd-ops.c `posix_writev`
+/// decides it under its write lock: `preop.ia_size == offset || O_APPEND`).
+pub const WRITE_IS_APPEND: &str = "glusterfs.write-is-append";
+/// Asked for with the lock domain as value: features/locks answers [`INODELK_COUNT`], the granted
+/// and blocked inodelks of that domain on the inode (posix.c `pl_set_xdata_response`).
+pub const INODELK_DOM_COUNT: &str = "glusterfs.inodelk-dom-count";
+pub const INODELK_COUNT: &str = "glusterfs.inodelk-count";
+/// Asked for by AFR too; posix answers the inode's active fd count (not used here).
+pub const ACTIVE_FD_COUNT: &str = "glusterfs.open-active-fd-count";
+
+/// The request xdata of a replicated write, as afr-inode-write.c `afr_writev` builds it (same
+/// keys, types and values: `dict_set_uint32(.., 4)` and the domain string; on the wire
+/// newest-first, which is the order here).
+pub fn write_request_xdata(domain: &str) -> Dict {
+    Dict::new()
+        .with(WRITE_IS_APPEND, DictValue::Uint(4))
+        .with(INODELK_DOM_COUNT, DictValue::str(domain))
+        .with(ACTIVE_FD_COUNT, DictValue::Uint(4))
+}
+
+/// What one brick's WRITE reply xdata says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WriteReplyInfo {
+    /// The write was at the brick's end of file (or through an O_APPEND fd).
+    pub append: bool,
+    /// Inodelks granted or blocked in our domain on the inode, when reported.
+    pub inodelks: Option<i64>,
+}
+
+impl WriteReplyInfo {
+    pub fn from_xdata(d: &Dict) -> Self {
+        WriteReplyInfo {
+            append: d.get_u64(WRITE_IS_APPEND).is_some_and(|v| v != 0),
+            inodelks: d.get_i64(INODELK_COUNT),
+        }
+    }
+
+    /// Another lock than our eager lock is held or waited for (`lock->num_inodelks > 1`).
+    pub fn contended(&self) -> bool {
+        self.inodelks.is_some_and(|n| n > 1)
+    }
+}
+
+/// Whether a write leaves no unsynced data behind as far as AFR's durability goes
+/// (afr-inode-write.c `afr_process_post_writev`): through an O_SYNC/O_DSYNC fd, or every brick
+/// that wrote it says it appended (then self-heal can tell a short copy by its size, so the
+/// post-op needs no fsync first).
+pub fn write_is_stable(fd_flags: i32, ok_replies: &[WriteReplyInfo]) -> bool {
+    fd_flags & (libc::O_SYNC | libc::O_DSYNC) != 0
+        || (!ok_replies.is_empty() && ok_replies.iter().all(|r| r.append))
+}
+
 /// A replicated write.
 pub async fn write(
     inner: &Arc<Inner>,
@@ -240,18 +293,20 @@ pub async fn write(
     };
     // One task per brick, independent of this caller (which may return at the first ack).
     let (res_tx, mut res_rx) =
-        tokio::sync::mpsc::channel::<(usize, fop::Result<PrePost>)>(n.max(1));
+        tokio::sync::mpsc::channel::<(usize, fop::Result<(PrePost, Dict)>)>(n.max(1));
+    let xreq = Arc::new(write_request_xdata(&inner.name));
     for (i, deps) in deps.into_iter().enumerate() {
         if !targets[i] {
             continue;
         }
-        let (inner2, c2, shared, data2, tx, op2) = (
+        let (inner2, c2, shared, data2, tx, op2, xreq) = (
             inner.clone(),
             c.clone(),
             afd.shared.clone(),
             data.clone(),
             res_tx.clone(),
             op.clone(),
+            xreq.clone(),
         );
         let gfid = fd.gfid;
         tokio::spawn(async move {
@@ -262,8 +317,8 @@ pub async fn write(
                 wait,
                 with_child_fd(&inner2, &c2, gfid, &shared, i, |sub, cfd| {
                     let data = data2.clone();
-                    let c = &c2;
-                    async move { sub.write(c, &cfd, offset, data).await }
+                    let (c, xreq) = (&c2, &xreq);
+                    async move { sub.write_xdata(c, &cfd, offset, data, xreq).await }
                 }),
             )
             .await
@@ -290,8 +345,13 @@ pub async fn write(
     let fd2 = fd.clone();
     tokio::spawn(async move {
         let mut results: Vec<Option<fop::Result<PrePost>>> = vec![None; n];
+        let mut infos: Vec<WriteReplyInfo> = Vec::with_capacity(n);
         let mut ack_tx = Some(ack_tx);
         while let Some((i, r)) = res_rx.recv().await {
+            let r = r.map(|(pp, x)| {
+                infos.push(WriteReplyInfo::from_xdata(&x));
+                pp
+            });
             if first_ack && r.is_ok() {
                 if let (Some(tx), Ok(pp)) = (ack_tx.take(), &r) {
                     let _ = tx.send(Ok(pp.clone()));
@@ -300,6 +360,10 @@ pub async fn write(
             if let Some(slot) = results.get_mut(i) {
                 *slot = Some(r);
             }
+        }
+        let unstable = !write_is_stable(fd2.flags, &infos);
+        if infos.iter().any(WriteReplyInfo::contended) {
+            inode::close_contended(&guard.ctx, guard.id);
         }
         let ok: Vec<bool> = results.iter().map(|r| matches!(r, Some(Ok(_)))).collect();
         let failed = blamed(&results);
@@ -328,7 +392,15 @@ pub async fn write(
         };
         if !quorum_ok && any_ok {
             // AFR fails such a write and leaves only dirty markers (afr_handle_quorum).
-            inode::record(&inner2, &guard.ctx, guard.id, &[], true, true, Some(&fd2));
+            inode::record(
+                &inner2,
+                &guard.ctx,
+                guard.id,
+                &[],
+                true,
+                unstable,
+                Some(&fd2),
+            );
             if ack_tx.is_none() {
                 // Already acknowledged: the application hears it at fsync/close.
                 if let Err(e) = &outcome {
@@ -336,7 +408,7 @@ pub async fn write(
                 }
             }
         } else {
-            guard.record(&failed, true, Some(&fd2));
+            guard.record(&failed, unstable, Some(&fd2));
         }
         if let Some(tx) = ack_tx.take() {
             let _ = tx.send(outcome);
@@ -491,5 +563,90 @@ where
                 .filter_map(|r| r.as_ref().and_then(|x| x.as_ref().err())),
         )
         .unwrap_or(FopError::Errno(libc::EIO))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proto::fops::{TwoIattRsp, WriteReq};
+    use proto::Body;
+
+    /// Bytes of a hex fixture (lines starting with `#` are comments).
+    fn hex(text: &str) -> Bytes {
+        let digits: String = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .flat_map(|l| l.chars().filter(|c| c.is_ascii_hexdigit()))
+            .collect();
+        let bytes: Vec<u8> = (0..digits.len() / 2)
+            .map(|i| u8::from_str_radix(&digits[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        Bytes::from(bytes)
+    }
+
+    /// Our WRITE request xdata is byte for byte what the C AFR sends.
+    #[test]
+    fn request_xdata_matches_the_c_client() {
+        let want = hex(include_str!("../tests/data/c-write-call.hex"));
+        let req = WriteReq {
+            gfid: fop::Gfid::from_slice(&want[..16]).unwrap(),
+            fd: 0,
+            offset: 0,
+            flag: 0o100001,
+            xdata: Some(write_request_xdata("ref-replicate-0")),
+            data: Bytes::from_static(b"hello\n"),
+        };
+        assert_eq!(req.xdr_bytes(), want);
+    }
+
+    /// A real brick reply: appended, one inodelk (the writer's own) in the domain.
+    #[test]
+    fn brick_reply_xdata() {
+        let body = hex(include_str!("../tests/data/c-write-reply.hex"));
+        let r = TwoIattRsp::decode_body(body).unwrap();
+        assert_eq!(r.op_ret, 6);
+        let info = WriteReplyInfo::from_xdata(&r.xdata.unwrap());
+        assert_eq!(
+            info,
+            WriteReplyInfo {
+                append: true,
+                inodelks: Some(1)
+            }
+        );
+        assert!(!info.contended());
+        assert!(write_is_stable(0, &[info, info, info]));
+    }
+
+    #[test]
+    fn stability_and_contention() {
+        let app = WriteReplyInfo {
+            append: true,
+            inodelks: Some(1),
+        };
+        let over = WriteReplyInfo {
+            append: false,
+            inodelks: Some(2),
+        };
+        let silent = WriteReplyInfo::from_xdata(&Dict::new());
+        assert_eq!(silent, WriteReplyInfo::default());
+        assert!(!silent.contended());
+        assert!(over.contended());
+        assert!(!write_is_stable(libc::O_WRONLY, &[app, over]));
+        assert!(!write_is_stable(libc::O_WRONLY, &[app, silent]));
+        assert!(!write_is_stable(libc::O_WRONLY, &[]));
+        assert!(write_is_stable(libc::O_WRONLY | libc::O_DSYNC, &[over]));
+        assert!(write_is_stable(libc::O_RDWR | libc::O_SYNC, &[silent]));
+        // Text values (an old-style dict) count as well.
+        let mut d = Dict::new();
+        d.set_str(WRITE_IS_APPEND, "1");
+        d.set_str(INODELK_COUNT, "3");
+        assert_eq!(
+            WriteReplyInfo::from_xdata(&d),
+            WriteReplyInfo {
+                append: true,
+                inodelks: Some(3)
+            }
+        );
     }
 }

@@ -288,6 +288,10 @@ fn two_dead_bricks_fail_cleanly_without_stale_reads() {
         return;
     }
     let v = TestVolume::up("afrt-kill2", "1x3");
+    // Brick 0 must stay stale: no client-side heal either (the lookups would heal it).
+    for kind in ["data", "metadata", "entry"] {
+        v.set(&format!("cluster.{kind}-self-heal"), "off");
+    }
     let rt = runtime();
     let vol = rt.block_on(connect(&v.name, true));
     rt.block_on(put(vol.top.as_ref(), "f", b"version-1", 4096))

@@ -58,7 +58,14 @@ pub struct TestVolume {
 }
 
 impl TestVolume {
+    /// Create and start volume `name` (prefixed with `$GLUSTER_RS_TEST_PREFIX`, so that several
+    /// people can run these tests on one host without sharing volumes).
     pub fn up(name: &str, shape: &str) -> TestVolume {
+        let name = format!(
+            "{}{name}",
+            std::env::var("GLUSTER_RS_TEST_PREFIX").unwrap_or_default()
+        );
+        let name = name.as_str();
         // A leftover from an interrupted run.
         let _ = Command::new("timeout")
             .arg("300")
