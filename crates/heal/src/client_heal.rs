@@ -9,6 +9,9 @@
 //! - one heal per GFID at a time, and an inode whose heal could not be completed (another healer
 //!   holds it, a brick went away, only an operation in flight) is left alone for a few seconds,
 //!   so a busy file does not start a heal on every lookup;
+//! - an inode another client is writing (an inodelk held in the replicate domain: its
+//!   transaction is in flight, and its markers say nothing yet) is not healed from here, so a
+//!   reader's lookups never make a writer give up its eager lock;
 //! - the lookup never waits: reporting is a lock of a small map and at most one task spawn.
 //!
 //! Which kinds are healed follows `cluster.data-self-heal`, `cluster.metadata-self-heal` and
@@ -344,6 +347,7 @@ impl Worker {
             bump(&s.n.started);
             let req = HealRequest {
                 kinds: Some(what),
+                defer_to_locks: true,
                 ..HealRequest::default()
             };
             let r = heal_inode_with(&s.rs, gfid, &req).await;

@@ -23,6 +23,11 @@ pub struct HealRequest {
     /// Heal only these kinds (client-side heal honours `cluster.data-self-heal`,
     /// `metadata-self-heal`, `entry-self-heal` as afr_selfheal_do does); `None`: all.
     pub kinds: Option<afr::HealKinds>,
+    /// Do nothing (status [`HealStatus::Pending`]) while another owner holds an inodelk in the
+    /// replicate translator's domain, i.e. a client's transaction is in flight: client-side heal
+    /// never makes a writer give up its eager lock; the writer's post-op leaves the markers for a
+    /// later lookup or the self-heal daemon (which waits for the lock instead).
+    pub defer_to_locks: bool,
 }
 
 impl HealRequest {
@@ -31,6 +36,7 @@ impl HealRequest {
             choice: Some(choice),
             progress: None,
             kinds: None,
+            defer_to_locks: false,
         }
     }
 }
@@ -147,6 +153,9 @@ pub async fn heal_inode_with(
         return Ok(HealOutcome::new(gfid, HealStatus::Pending));
     }
     let needs = masked;
+    if needs.any() && req.defer_to_locks && d.lock_count(&rs.name) > 0 {
+        return Ok(HealOutcome::new(gfid, HealStatus::Pending));
+    }
     if !needs.any() {
         if req.choice.is_some() {
             return Err(HealError::SplitBrain {

@@ -174,10 +174,10 @@ fn paths() -> Vec<String> {
 }
 
 /// Look every path up once (errors — e.g. a name gone — are fine).
-async fn lookup_all(vol: &graph::Volume) {
+async fn lookup_all(vol: &graph::Volume, paths: &[String]) {
     let c = Caller::root();
-    for p in paths() {
-        let _ = vol.resolve(&c, &p).await;
+    for p in paths {
+        let _ = vol.resolve(&c, p).await;
     }
 }
 
@@ -216,10 +216,15 @@ async fn miss_changes(v: &TestVolume) {
 }
 
 /// Look up until the bricks are identical and GlusterFS reports nothing to heal, or `limit`.
-async fn lookups_until_clean(v: &TestVolume, vol: &graph::Volume, limit: Duration) -> Duration {
+async fn lookups_until_clean(
+    v: &TestVolume,
+    vol: &graph::Volume,
+    paths: &[String],
+    limit: Duration,
+) -> Duration {
     let t = Instant::now();
     loop {
-        lookup_all(vol).await;
+        lookup_all(vol, paths).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         if identical(&v.bricks) && v.gluster_heal_info().0 == 0 {
             return t.elapsed();
@@ -243,7 +248,7 @@ fn lookups_heal_what_a_dead_brick_missed() {
         miss_changes(&v).await;
         let vol = connect(&v.name, &[]).await;
         wait_connected(&vol).await;
-        let took = lookups_until_clean(&v, &vol, Duration::from_secs(30)).await;
+        let took = lookups_until_clean(&v, &vol, &paths(), Duration::from_secs(30)).await;
         eprintln!("healed by lookups alone in {took:?}");
         vol.shutdown().await;
     });
@@ -285,7 +290,7 @@ fn lookups_heal_nothing_when_turned_off() {
         wait_connected(&vol).await;
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(10) {
-            lookup_all(&vol).await;
+            lookup_all(&vol, &paths()).await;
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         vol.shutdown().await;
@@ -300,7 +305,7 @@ fn lookups_heal_nothing_when_turned_off() {
         wait_connected(&vol).await;
         let t = Instant::now();
         loop {
-            lookup_all(&vol).await;
+            lookup_all(&vol, &paths()).await;
             tokio::time::sleep(Duration::from_millis(500)).await;
             let tr = trees(&v.bricks);
             let entries_done = tr.iter().all(|t| {
@@ -319,7 +324,7 @@ fn lookups_heal_nothing_when_turned_off() {
         }
         // A few more rounds: data must stay as it was.
         for _ in 0..6 {
-            lookup_all(&vol).await;
+            lookup_all(&vol, &paths()).await;
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         vol.shutdown().await;
@@ -339,8 +344,97 @@ fn lookups_heal_nothing_when_turned_off() {
         v.set("cluster.data-self-heal", "on");
         let vol = connect(&v.name, &[]).await;
         wait_connected(&vol).await;
-        lookups_until_clean(&v, &vol, Duration::from_secs(30)).await;
+        lookups_until_clean(&v, &vol, &paths(), Duration::from_secs(30)).await;
         vol.shutdown().await;
     });
     assert_bricks_identical(&v.bricks, false);
+}
+
+/// A client keeps writing a file the restarted brick missed while another client keeps looking
+/// it up: the reader's heals stand back while the writer's transaction holds the lock (no write
+/// is lost, none waits for a heal), and once the writer is done, lookups alone heal it.
+#[test]
+fn lookups_beside_a_writer_lose_nothing() {
+    if skip() {
+        return;
+    }
+    let v = TestVolume::up(&format!("chlkw{}", std::process::id() % 100000));
+    let rt = runtime();
+    rt.block_on(async {
+        let writer = connect(&v.name, &[]).await;
+        let top = writer.top.clone();
+        let c = Caller::root();
+        let loc = Loc::entry(Gfid::ROOT, Bytes::from_static(b"stream"));
+        let (fd, e) = top
+            .create(
+                &c,
+                &loc,
+                libc::O_RDWR | libc::O_CREAT,
+                0o644,
+                0o022,
+                &Dict::new(),
+            )
+            .await
+            .expect("create");
+        let chunk = 64 * 1024;
+        let mut expect = pattern(4 << 20, 1);
+        for (i, piece) in expect.chunks(chunk).enumerate() {
+            top.write(&c, &fd, (i * chunk) as u64, Bytes::copy_from_slice(piece))
+                .await
+                .expect("write");
+        }
+        v.kill_brick(0);
+        // Rewrites while brick 0 is down.
+        for round in 0..8u64 {
+            let off = (round as usize * 300_000) % (expect.len() - chunk);
+            let data = pattern(chunk, 10 + round);
+            top.write(&c, &fd, off as u64, Bytes::from(data.clone()))
+                .await
+                .expect("write with a brick down");
+            expect[off..off + chunk].copy_from_slice(&data);
+        }
+        v.start_force();
+        let reader = connect(&v.name, &[]).await;
+        wait_connected(&reader).await;
+        wait_connected(&writer).await;
+        // The writer goes on for a few seconds while the reader looks the file up.
+        let t = Instant::now();
+        let mut round = 100u64;
+        while t.elapsed() < Duration::from_secs(6) {
+            let off = (round as usize * 170_000) % (expect.len() - chunk);
+            let data = pattern(chunk, round);
+            let w = Instant::now();
+            top.write(&c, &fd, off as u64, Bytes::from(data.clone()))
+                .await
+                .expect("write beside lookups");
+            assert!(
+                w.elapsed() < Duration::from_secs(10),
+                "a write waited {:?}",
+                w.elapsed()
+            );
+            expect[off..off + chunk].copy_from_slice(&data);
+            let _ = reader.resolve(&c, "/stream").await;
+            round += 1;
+        }
+        top.flush(&c, &fd).await.expect("flush");
+        top.release(&fd).await;
+        writer.shutdown().await;
+        lookups_until_clean(
+            &v,
+            &reader,
+            &["/stream".to_string()],
+            Duration::from_secs(30),
+        )
+        .await;
+        reader.shutdown().await;
+        assert!(!e.iatt.gfid.is_null());
+        let tree = assert_bricks_identical(&v.bricks, false);
+        assert_eq!(
+            tree["stream"].content,
+            Some(xxhash_rust::xxh3::xxh3_128(&expect)),
+            "content differs from what the writer wrote"
+        );
+    });
+    let (n, out) = v.gluster_heal_info();
+    assert_eq!(n, 0, "{out}");
 }
