@@ -63,7 +63,7 @@ Options (-o, comma separated; those of GlusterFS 10's mount.glusterfs):
   lru-limit=N  invalidate-limit=N  inode-table-size=N  background-qlen=N  congestion-threshold=N
   direct-io-mode=enable|disable|auto  use-readdirp=BOOL  kernel-writeback-cache=BOOL
   fopen-keep-cache[=BOOL]  reader-thread-count=1..64  auto-invalidation=BOOL
-  open-behind=BOOL  quick-read=BOOL (gluster-rs, default on)
+  open-behind=BOOL  quick-read=BOOL  write-behind=BOOL (gluster-rs, default on)
   attr-times-granularity=NS  enable-ino32  resolve-gids  xlator-option=XL.KEY=VALUE
   halo-max-latency=N  halo-max-replicas=N  halo-min-replicas=N  oom-score-adj=N
   ro  rw  acl  selinux  worm  aux-gfid-mount  no-root-squash=BOOL  root-squash=BOOL

@@ -285,6 +285,8 @@ pub struct MountOptions {
     pub open_behind: Option<bool>,
     /// `quick-read=BOOL` (gluster-rs; default on): small files come back inside lookups.
     pub quick_read: Option<bool>,
+    /// `write-behind=BOOL` (gluster-rs; default on): writes acknowledged once queued.
+    pub write_behind: Option<bool>,
     /// `reader-thread-count=N` (1..=64): threads reading /dev/fuse.
     pub reader_thread_count: Option<u32>,
     pub auto_invalidation: Option<bool>,
@@ -356,6 +358,7 @@ impl Default for MountOptions {
             reader_thread_count: None,
             open_behind: None,
             quick_read: None,
+            write_behind: None,
             auto_invalidation: None,
             attr_times_granularity: None,
             enable_ino32: false,
@@ -692,6 +695,7 @@ impl MountOptions {
             "reader-thread-count" => self.reader_thread_count = Some(u32_in(key, value, 1, 64)?),
             "open-behind" => self.open_behind = Some(boolean(key, value)?),
             "quick-read" => self.quick_read = Some(boolean(key, value)?),
+            "write-behind" => self.write_behind = Some(boolean(key, value)?),
             "auto-invalidation" => self.auto_invalidation = Some(boolean(key, value)?),
             "attr-times-granularity" => {
                 self.attr_times_granularity = Some(u32_in(key, value, 0, 1_000_000_000)?)

@@ -62,6 +62,7 @@ pub fn fuse_options(plan: &MountPlan) -> fuse::FuseOptions {
     f.fopen_keep_cache = o.fopen_keep_cache.unwrap_or(false);
     f.open_behind = o.open_behind.unwrap_or(true);
     f.quick_read = o.quick_read.unwrap_or(true);
+    f.write_behind = o.write_behind.unwrap_or(true);
     f.read_only = o.read_only;
     f.acl = o.acl;
     f.selinux = o.selinux;

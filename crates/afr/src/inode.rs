@@ -24,7 +24,7 @@ use fop::{Caller, Fd, FopError, Gfid};
 use tokio::sync::{watch, Notify, Semaphore};
 
 use crate::changelog::{post_op_blame, Counters, Readable, TxnType};
-use crate::changelog_io::{succeeded, xattrop};
+use crate::changelog_io::{succeeded, xattrop_via};
 use crate::lock::{self, Lockee};
 use crate::{timeout_err, Inner};
 
@@ -190,6 +190,9 @@ pub struct InodeCtx {
     pub changed: Notify,
     /// Room for background writes.
     pub bg: Arc<Semaphore>,
+    /// This client's open fds of the inode: data changelogs go through them (fxattrop, as AFR
+    /// does with `local->fd`), so a file whose last name is gone can still be written.
+    fds: Mutex<Vec<std::sync::Weak<crate::write::FdShared>>>,
 }
 
 impl InodeCtx {
@@ -207,7 +210,24 @@ impl InodeCtx {
             }),
             changed: Notify::new(),
             bg: Arc::new(Semaphore::new(max_background.max(1))),
+            fds: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Note an fd opened on this inode.
+    pub fn add_fd(&self, fd: &Arc<crate::write::FdShared>) {
+        let mut v = self.fds.lock().unwrap_or_else(|p| p.into_inner());
+        v.retain(|w| w.strong_count() > 0);
+        v.push(Arc::downgrade(fd));
+    }
+
+    /// Per child, an open fd of this inode on it, if any.
+    pub fn child_fds(&self, n: usize) -> Vec<Option<Fd>> {
+        let v = self.fds.lock().unwrap_or_else(|p| p.into_inner());
+        let live: Vec<Arc<crate::write::FdShared>> = v.iter().filter_map(|w| w.upgrade()).collect();
+        (0..n)
+            .map(|i| live.iter().find_map(|s| s.child(i)))
+            .collect()
     }
 
     pub fn lock(&self) -> MutexGuard<'_, State> {
@@ -618,10 +638,11 @@ async fn acquire_inner(
             FopError::NotConnected(format!("{}: could not lock a quorum of bricks", inner.name))
         }));
     }
-    let pre = xattrop(
+    let pre = xattrop_via(
         inner,
         &lc,
         ctx.gfid,
+        &ctx.child_fds(n),
         &held.locked,
         &vec![Counters::ZERO; n],
         Some(Counters::one(TxnType::Data, 1)),
@@ -736,10 +757,11 @@ async fn release_epoch(inner: Arc<Inner>, ctx: Arc<InodeCtx>, id: u64) {
     if quorum_lost || !quorum_ok {
         tracing::warn!(afr = %inner.name, gfid = %ctx.gfid, "no quorum for the post-op; leaving dirty markers");
     } else if good.iter().any(|&g| g) {
-        let r = xattrop(
+        let r = xattrop_via(
             &inner,
             &caller,
             ctx.gfid,
+            &ctx.child_fds(inner.n()),
             &good,
             &post_op_blame(&failed, TxnType::Data),
             Some(Counters::one(TxnType::Data, -1)),

@@ -47,14 +47,11 @@ impl Afr {
     /// new inode.
     fn make_fd(&self, gfid: Gfid, flags: i32, children: Vec<Option<Fd>>, is_dir: bool) -> Fd {
         let ctx = self.inner.inode(gfid);
-        Fd::new(
-            gfid,
-            flags,
-            AfrFd {
-                ctx,
-                shared: FdShared::new(flags, children, is_dir),
-            },
-        )
+        let shared = FdShared::new(flags, children, is_dir);
+        if !is_dir {
+            ctx.add_fd(&shared);
+        }
+        Fd::new(gfid, flags, AfrFd { ctx, shared })
     }
 
     async fn metadata_txn<T, F, Fut>(&self, c: &Caller, gfid: Gfid, op: F) -> fop::Result<T>

@@ -31,6 +31,7 @@ use crate::flags::{
 };
 use crate::inode::{gfid_to_ino, InodeTable, ROOT_INO};
 use crate::mdcache::MdCache;
+use crate::writebehind::WriteBehind;
 use crate::xattr::{self, GetAction, XattrPolicy, XattrReply};
 use crate::{FuseOptions, MountStats};
 
@@ -46,6 +47,14 @@ const MD_CACHE_MIN: usize = 65_536;
 /// Files up to this size come back inside LOOKUP and are read from memory (quick-read's
 /// `max-file-size`, 64 KiB by default).
 const QUICK_READ_MAX: u64 = 64 * 1024;
+
+/// Bytes of acknowledged writes in flight per file (write-behind's `cache-size`, 1 MiB) and for
+/// the whole mount.
+const WRITE_BEHIND_WINDOW: usize = 1 << 20;
+const WRITE_BEHIND_TOTAL: usize = 32 << 20;
+
+/// Open flags whose writes must not be acknowledged before they are done.
+const SYNC_WRITES: i32 = libc::O_SYNC | libc::O_DSYNC | libc::O_APPEND;
 
 /// Open flags that need a real open on the bricks (open-behind opens the rest lazily).
 const OPEN_FOR_REAL: i32 = libc::O_APPEND | libc::O_SYNC | libc::O_DSYNC | libc::O_TRUNC;
@@ -145,6 +154,8 @@ pub(crate) struct Core {
     notifier: OnceLock<fuser::Notifier>,
     /// Attributes (and small files' content) from replies, for the attribute timeout.
     md: MdCache,
+    /// Writes acknowledged before they reach the volume (`write-behind`), when on.
+    wb: Option<WriteBehind>,
 }
 
 /// Decrements the in-flight counter when a task ends.
@@ -219,6 +230,9 @@ impl Core {
                 opts.lru_limit.max(MD_CACHE_MIN),
                 if opts.quick_read { QUICK_READ_MAX } else { 0 },
             ),
+            wb: opts
+                .write_behind
+                .then(|| WriteBehind::new(WRITE_BEHIND_WINDOW, WRITE_BEHIND_TOTAL)),
         }
     }
 
@@ -293,6 +307,7 @@ impl Core {
         if !of.is_anon() {
             return Ok(());
         }
+        self.wb_drain(&of.gfid).await;
         let c = self.caller(id);
         let real = self
             .vol
@@ -321,6 +336,21 @@ impl Core {
             if let Err(errno) = self.open_for_real(id, &f).await {
                 tracing::warn!(gfid = %gfid, errno, "could not open an open-behind file for real");
             }
+        }
+    }
+
+    /// Wait for the file's writes still in flight behind the application (write-behind).
+    async fn wb_drain(&self, gfid: &Gfid) {
+        if let Some(wb) = &self.wb {
+            wb.drain(gfid).await;
+        }
+    }
+
+    /// Wait for them and take the first error one of them had.
+    async fn wb_settle(&self, gfid: &Gfid) -> Res<()> {
+        match &self.wb {
+            Some(wb) => wb.settle(gfid).await,
+            None => Ok(()),
         }
     }
 
@@ -373,6 +403,9 @@ impl Core {
     }
 
     async fn getattr(&self, id: ReqId, ino: u64, fh: Option<u64>) -> Res<FileAttr> {
+        if let Ok(g) = self.gfid(ino) {
+            self.wb_drain(&g).await;
+        }
         if let Some(iatt) = self.gfid(ino).ok().and_then(|g| self.md.get(&g)) {
             return Ok(to_file_attr(&iatt, ino));
         }
@@ -420,6 +453,7 @@ impl Core {
         use proto::consts::setattr as wire;
         let c = self.caller(&id);
         let gfid = self.gfid(ino)?;
+        self.wb_drain(&gfid).await;
         let of = match fh {
             Some(fh) => self.file(fh).ok().filter(|f| f.dir.is_none()),
             None => None,
@@ -821,6 +855,7 @@ impl Core {
         owner: Option<u64>,
     ) -> Res<Bytes> {
         let of = self.file(fh)?;
+        self.wb_drain(&of.gfid).await;
         if let Some(content) = self.md.content(&of.gfid) {
             let len = content.len() as u64;
             let start = offset.min(len) as usize;
@@ -835,7 +870,7 @@ impl Core {
     }
 
     async fn write(
-        &self,
+        self: &Arc<Self>,
         id: ReqId,
         fh: u64,
         offset: u64,
@@ -846,6 +881,22 @@ impl Core {
         let c = self.groups.caller(&id, owner);
         let len = u32::try_from(data.len()).map_err(|_| libc::EINVAL)?;
         self.md.invalidate(&of.gfid);
+        if let Some(wb) = self.wb.as_ref().filter(|_| of.flags & SYNC_WRITES == 0) {
+            let ticket = wb.queue(&of.gfid, offset, data.len()).await?;
+            let core = self.clone();
+            let fd = of.fd();
+            self.in_flight.fetch_add(1, Ordering::Relaxed);
+            self.rt.spawn(async move {
+                let _guard = InFlight(&core.in_flight);
+                let r = core.vol.write(&c, &fd, offset, data).await;
+                core.md.invalidate(&fd.gfid);
+                if let Err(e) = &r {
+                    tracing::debug!(gfid = %fd.gfid, offset, error = %e, "write-behind write failed");
+                }
+                ticket.done(r.map(|_| ()).map_err(|e| errno_of(&e)));
+            });
+            return Ok(len);
+        }
         let r = self.vol.write(&c, &of.fd(), offset, data).await;
         // Also after: a GETATTR answered meanwhile may have cached the size before this write.
         self.md.invalidate(&of.gfid);
@@ -857,11 +908,17 @@ impl Core {
         let of = self.file(fh)?;
         // The lock owner lets the bricks drop this owner's POSIX locks (pl_flush).
         let c = self.groups.caller(&id, Some(owner));
-        self.vol.flush(&c, &of.fd()).await.map_err(|e| errno_of(&e))
+        let behind = self.wb_settle(&of.gfid).await;
+        self.vol
+            .flush(&c, &of.fd())
+            .await
+            .map_err(|e| errno_of(&e))?;
+        behind
     }
 
     async fn fsync(&self, id: ReqId, fh: u64, datasync: bool) -> Res<()> {
         let of = self.file(fh)?;
+        self.wb_settle(&of.gfid).await?;
         self.vol
             .fsync(&self.caller(&id), &of.fd(), datasync)
             .await
@@ -1098,6 +1155,7 @@ impl Core {
         range: LockRange,
     ) -> Res<LockRange> {
         let of = self.file(fh)?;
+        self.wb_drain(&of.gfid).await;
         self.open_for_real(&id, &of).await?;
         // fuse_setlk/fuse_getlk: the kernel's lock owner (per process for fcntl locks, per open
         // file for flock, which GlusterFS treats as a whole-file POSIX lock) is both the frame's
@@ -1127,6 +1185,7 @@ impl Core {
     async fn fallocate(&self, id: ReqId, fh: u64, offset: u64, len: u64, mode: i32) -> Res<()> {
         let op = fallocate_mode(mode)?;
         let of = self.file(fh)?;
+        self.wb_drain(&of.gfid).await;
         self.md.invalidate(&of.gfid);
         let c = self.caller(&id);
         let err = |e: fop::FopError| errno_of(&e);
@@ -1678,6 +1737,7 @@ impl Filesystem for GlusterFs {
         reply.ok();
         if let Some(of) = of {
             self.spawn("release", move |c| async move {
+                c.wb_drain(&of.gfid).await;
                 c.vol.release(&of.fd()).await;
                 tracing::trace!(ino = of.ino, "released");
             });

@@ -28,6 +28,7 @@ mod inode;
 mod mdcache;
 mod mount;
 mod options;
+mod writebehind;
 mod xattr;
 
 use std::path::Path;

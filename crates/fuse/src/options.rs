@@ -78,6 +78,12 @@ pub struct FuseOptions {
     /// `quick-read` (default on, as performance.quick-read): lookups bring back the content of
     /// files up to 64 KiB, and reads within the attribute timeout are served from it.
     pub quick_read: bool,
+    /// `write-behind` (default on, as performance.write-behind with strict-o-direct off, the C
+    /// client's defaults): writes are acknowledged once queued and reach the bricks in the
+    /// background, at most 1 MiB per file; overlapping writes, reads, stat, truncate, locks wait
+    /// for them; a failure is reported by the next write, fsync or close. O_SYNC, O_DSYNC and
+    /// O_APPEND files always wait.
+    pub write_behind: bool,
     /// Other kernel mount flags/options passed through: nodev, nosuid, noexec, noatime, nodiratime,
     /// relatime, sync, dirsync, dev, suid, exec, atime, rw.
     pub kernel_options: Vec<String>,
@@ -112,6 +118,7 @@ impl Default for FuseOptions {
             kernel_options: Vec::new(),
             open_behind: true,
             quick_read: true,
+            write_behind: true,
         }
     }
 }
@@ -184,6 +191,7 @@ impl FuseOptions {
             "fopen-keep-cache" => self.fopen_keep_cache = parse_bool(key, value)?,
             "open-behind" => self.open_behind = parse_bool(key, value)?,
             "quick-read" => self.quick_read = parse_bool(key, value)?,
+            "write-behind" => self.write_behind = parse_bool(key, value)?,
             "lru-limit" => self.lru_limit = parse_num(key, value)?,
             "inode-limit" => self.inode_limit = parse_num(key, value)?,
             "max-write" => {
