@@ -95,6 +95,8 @@ struct OpenFile {
     flags: i32,
     /// `fd` is anonymous: nothing opened on the bricks yet.
     anon: AtomicBool,
+    /// Something was written through this handle.
+    wrote: AtomicBool,
     /// Serialises turning the anonymous fd into a real one.
     upgrade: tokio::sync::Mutex<()>,
     ino: u64,
@@ -109,6 +111,7 @@ impl OpenFile {
             flags: fd.flags,
             fd: Mutex::new(fd),
             anon: AtomicBool::new(false),
+            wrote: AtomicBool::new(false),
             upgrade: tokio::sync::Mutex::new(()),
             ino,
             dir,
@@ -337,6 +340,51 @@ impl Core {
                 tracing::warn!(gfid = %gfid, errno, "could not open an open-behind file for real");
             }
         }
+    }
+
+    /// No write of `gfid` in flight behind the application.
+    fn wb_idle(&self, gfid: &Gfid) -> bool {
+        self.wb.as_ref().is_none_or(|wb| wb.idle(gfid))
+    }
+
+    // Requests answered from what this client holds, on the FUSE reader thread itself (no task,
+    // no thread hop): each returns None when the network is needed.
+
+    fn getattr_cached(&self, ino: u64) -> Option<FileAttr> {
+        let gfid = lock(&self.inodes).gfid(ino)?;
+        if !self.wb_idle(&gfid) {
+            return None;
+        }
+        self.md.get(&gfid).map(|iatt| to_file_attr(&iatt, ino))
+    }
+
+    fn open_cached(&self, ino: u64, flags: i32) -> Option<(u64, FopenFlags)> {
+        let want = open_flags(flags, self.cfg.writeback);
+        if !self.cfg.open_behind || want & OPEN_FOR_REAL != 0 {
+            return None;
+        }
+        let gfid = self.gfid(ino).ok()?;
+        let fd = self.vol.open_anonymous(gfid, want).ok()?;
+        let fh = self.add_file(OpenFile::anonymous(fd, ino, want));
+        Some((fh, self.open_reply_flags(false)))
+    }
+
+    fn read_cached(&self, fh: u64, offset: u64, size: u32) -> Option<Bytes> {
+        let of = self.file(fh).ok()?;
+        if !self.wb_idle(&of.gfid) {
+            return None;
+        }
+        let content = self.md.content(&of.gfid)?;
+        let len = content.len() as u64;
+        let start = offset.min(len) as usize;
+        let end = offset.saturating_add(u64::from(size)).min(len) as usize;
+        Some(content.slice(start..end))
+    }
+
+    /// Closing a handle that only read through an anonymous fd: nothing to wait for or drop.
+    fn flush_cached(&self, fh: u64) -> Option<()> {
+        let of = self.file(fh).ok()?;
+        (of.is_anon() && !of.wrote.load(Ordering::Acquire)).then_some(())
     }
 
     /// Wait for the file's writes still in flight behind the application (write-behind).
@@ -880,6 +928,7 @@ impl Core {
         let of = self.file(fh)?;
         let c = self.groups.caller(&id, owner);
         let len = u32::try_from(data.len()).map_err(|_| libc::EINVAL)?;
+        of.wrote.store(true, Ordering::Release);
         self.md.invalidate(&of.gfid);
         if let Some(wb) = self.wb.as_ref().filter(|_| of.flags & SYNC_WRITES == 0) {
             let ticket = wb.queue(&of.gfid, offset, data.len()).await?;
@@ -1487,6 +1536,10 @@ impl Filesystem for GlusterFs {
     }
 
     fn getattr(&self, req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
+        if let Some(a) = self.core.getattr_cached(ino.0) {
+            reply.attr(&self.core.cfg.attr_ttl, &a);
+            return;
+        }
         let id = req_id(req);
         self.spawn("getattr", move |c| async move {
             match c.getattr(id, ino.0, fh.map(|f| f.0)).await {
@@ -1650,6 +1703,10 @@ impl Filesystem for GlusterFs {
     }
 
     fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        if let Some((fh, f)) = self.core.open_cached(ino.0, flags.0) {
+            reply.opened(FileHandle(fh), f);
+            return;
+        }
         let id = req_id(req);
         self.spawn("open", move |c| async move {
             match c.open(id, ino.0, flags.0).await {
@@ -1670,6 +1727,10 @@ impl Filesystem for GlusterFs {
         lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
+        if let Some(d) = self.core.read_cached(fh.0, offset, size) {
+            reply.data(&d);
+            return;
+        }
         let id = req_id(req);
         self.spawn("read", move |c| async move {
             match c
@@ -1715,6 +1776,10 @@ impl Filesystem for GlusterFs {
         lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
+        if self.core.flush_cached(fh.0).is_some() {
+            reply.ok();
+            return;
+        }
         let id = req_id(req);
         self.spawn("flush", move |c| async move {
             reply_empty(reply, c.flush(id, fh.0, lock_owner.0).await);

@@ -157,6 +157,14 @@ impl WriteBehind {
         })
     }
 
+    /// No write of `gfid` in flight and no error waiting to be reported (without waiting).
+    pub(crate) fn idle(&self, gfid: &Gfid) -> bool {
+        self.existing(gfid).is_none_or(|st| {
+            let p = lock(&st.pending);
+            p.ranges.is_empty() && p.error.is_none()
+        })
+    }
+
     /// Wait until no write of `gfid` is in flight.
     pub(crate) async fn drain(&self, gfid: &Gfid) {
         let Some(st) = self.existing(gfid) else {
