@@ -233,3 +233,25 @@ pub fn brick_gfid(path: &Path) -> Option<String> {
         &h[20..32]
     ))
 }
+
+/// Like [`TestVolume::new`], but the bricks live on a tmpfs of `size` (e.g. "64M") that
+/// scripts/dev-cluster mounts for the volume (all bricks share it) and removes on `down`.
+pub fn tmpfs_volume(prefix: &str, shape: &str, size: &str) -> TestVolume {
+    let name = unique(prefix);
+    let script = repo().join("scripts/dev-cluster");
+    sh(&format!(
+        "{} up {name} {shape} --tmpfs {size}",
+        script.display()
+    ));
+    let mut v = TestVolume {
+        name,
+        host: hostname(),
+        bricks: Vec::new(),
+    };
+    // Built before asking for the bricks, so a failure below still tears the volume down.
+    v.bricks = sh(&format!("{} bricks {}", script.display(), v.name))
+        .lines()
+        .map(PathBuf::from)
+        .collect();
+    v
+}
