@@ -115,6 +115,9 @@ pub struct State {
     pub readable: Option<Cached>,
     pub epoch: EpochState,
     pub inflight: Vec<Arc<Inflight>>,
+    /// When the last write of the inode finished on every brick (lookups that started before
+    /// may have read a brick that did not have it yet).
+    pub last_write_done: Option<tokio::time::Instant>,
     next_id: u64,
     /// Operations inside [`begin`] that have not joined an epoch yet.
     waiting: usize,
@@ -204,6 +207,7 @@ impl InodeCtx {
                 readable: None,
                 epoch: EpochState::None,
                 inflight: Vec::new(),
+                last_write_done: None,
                 next_id: 1,
                 waiting: 0,
                 contended: false,
@@ -841,6 +845,7 @@ mod tests {
             readable: None,
             epoch: EpochState::None,
             inflight: Vec::new(),
+            last_write_done: None,
             next_id: 1,
             waiting: 0,
             contended: false,

@@ -137,7 +137,24 @@ pub async fn lookup(
             inner.name
         )));
     }
-    let replies = lookup_all(inner, c, loc, xdata).await;
+    let started = tokio::time::Instant::now();
+    let mut replies = lookup_all(inner, c, loc, xdata).await;
+    // Attributes after every acknowledged write: with first-ack, a write may still be running on
+    // the brick this lookup reads from; wait for the inode's writes and ask again.
+    let gfid = replies.replies.iter().find_map(|r| match r {
+        Some(Ok(l)) if !l.iatt.gfid.is_null() => Some(l.iatt.gfid),
+        _ => None,
+    });
+    if let Some(ctx) = gfid.and_then(|g| inner.inode_if_known(&g)) {
+        let stale = {
+            let st = ctx.lock();
+            !st.inflight.is_empty() || st.last_write_done.is_some_and(|t| t >= started)
+        };
+        if stale {
+            crate::inode::drain(inner, &ctx).await?;
+            replies = lookup_all(inner, c, loc, xdata).await;
+        }
+    }
     // Before interpreting: a GFID mismatch fails the lookup but is what name heal fixes.
     crate::selfheal::after_lookup(inner, loc, &replies);
     let (pick, readable) = interpret(inner, &replies)?;
@@ -310,6 +327,10 @@ where
 /// Attributes of an inode from a readable brick.
 pub async fn stat_gfid(inner: &Arc<Inner>, c: &Caller, gfid: Gfid) -> fop::Result<Iatt> {
     let ctx = inner.inode(gfid);
+    if !ctx.lock().inflight.is_empty() {
+        // The size after every acknowledged write (see `lookup`).
+        crate::inode::drain(inner, &ctx).await?;
+    }
     let order = read_candidates(inner, c, &ctx, None, false).await?;
     try_in_order(&order, |i| {
         let sub = inner.children[i].clone();

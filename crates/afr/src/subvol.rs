@@ -224,6 +224,10 @@ impl Subvolume for Afr {
     async fn fstat(&self, c: &Caller, fd: &Fd) -> fop::Result<Iatt> {
         let afd = afr_fd(fd)?;
         let inner = self.inner();
+        if !afd.ctx.lock().inflight.is_empty() {
+            // The size after every acknowledged write.
+            inode::drain(inner, &afd.ctx).await?;
+        }
         let order = read_candidates(inner, c, &afd.ctx, None, false).await?;
         try_in_order(&order, |i| {
             let shared = afd.shared.clone();

@@ -376,12 +376,16 @@ pub async fn write(
             });
             first.ok_or(FopError::Errno(libc::EIO))
         } else if any_ok {
-            Err(FopError::NotConnected(format!(
-                "{}: write reached {} of {} bricks, below quorum",
-                inner2.name,
-                ok.iter().filter(|&&o| o).count(),
-                n
-            )))
+            // afr_handle_quorum: the bricks' own error first (ENOSPC on full bricks), ENOTCONN
+            // when they only went away.
+            Err(brick_error(&results).unwrap_or_else(|| {
+                FopError::NotConnected(format!(
+                    "{}: write reached {} of {} bricks, below quorum",
+                    inner2.name,
+                    ok.iter().filter(|&&o| o).count(),
+                    n
+                ))
+            }))
         } else {
             Err(final_error(
                 results
@@ -416,6 +420,7 @@ pub async fn write(
         {
             let mut st = guard.ctx.lock();
             st.inflight.retain(|o| o.id != op.id);
+            st.last_write_done = Some(tokio::time::Instant::now());
         }
         guard.ctx.notify();
         drop(permit);
@@ -542,10 +547,9 @@ where
     let failed = blamed(&res);
     if inner.opts.quorum.enabled() && ok.iter().any(|&o| o) && !inner.quorum_met(&ok) {
         guard.mark_quorum_lost();
-        return Err(FopError::NotConnected(format!(
-            "{}: operation below quorum",
-            inner.name
-        )));
+        return Err(brick_error(&res).unwrap_or_else(|| {
+            FopError::NotConnected(format!("{}: operation below quorum", inner.name))
+        }));
     }
     guard.record(&failed, true, None);
     {
@@ -564,6 +568,21 @@ where
         )
         .unwrap_or(FopError::Errno(libc::EIO))),
     }
+}
+
+/// The errno the bricks that failed gave, unless they only failed by not being reachable.
+fn brick_error<T>(results: &[Option<fop::Result<T>>]) -> Option<FopError> {
+    final_error(
+        results
+            .iter()
+            .filter_map(|r| r.as_ref().and_then(|x| x.as_ref().err())),
+    )
+    .filter(|e| {
+        !matches!(e, FopError::NotConnected(_))
+            && !e.is(libc::ENOTCONN)
+            && !e.is(libc::ETIMEDOUT)
+            && !e.is(libc::EBADF)
+    })
 }
 
 #[cfg(test)]

@@ -425,6 +425,11 @@ impl Core {
     async fn lookup(&self, id: ReqId, parent: u64, name: Bytes) -> Res<EntryOut> {
         let pgfid = self.gfid(parent)?;
         let c = self.caller(&id);
+        // The size a lookup reports must include writes acknowledged behind (wb_lookup).
+        let known = lock(&self.inodes).dentry(parent, &name).map(|(_, g)| g);
+        if let Some(g) = known {
+            self.wb_drain(&g).await;
+        }
         match self
             .vol
             .lookup(&c, &Loc::entry(pgfid, name.clone()), &self.lookup_xdata())
@@ -930,6 +935,17 @@ impl Core {
         let len = u32::try_from(data.len()).map_err(|_| libc::EINVAL)?;
         of.wrote.store(true, Ordering::Release);
         self.md.invalidate(&of.gfid);
+        if let Some(wb) = self.wb.as_ref().filter(|_| of.flags & SYNC_WRITES != 0) {
+            // O_SYNC/O_DSYNC/O_APPEND writes are not acknowledged early, but they go after every
+            // write acknowledged before them and hold later ones back (wb_requests_conflict:
+            // an append conflicts with everything).
+            let ticket = wb.queue(&of.gfid, 0, usize::MAX).await?;
+            let r = self.vol.write(&c, &of.fd(), offset, data).await;
+            self.md.invalidate(&of.gfid);
+            drop(ticket);
+            r.map_err(|e| errno_of(&e))?;
+            return Ok(len);
+        }
         if let Some(wb) = self.wb.as_ref().filter(|_| of.flags & SYNC_WRITES == 0) {
             let ticket = wb.queue(&of.gfid, offset, data.len()).await?;
             let core = self.clone();
@@ -1022,7 +1038,20 @@ impl Core {
             };
             return Some(dir_placeholder(ino));
         }
+        let pending = e
+            .iatt
+            .as_ref()
+            .filter(|i| !i.gfid.is_null() && !self.wb_idle(&i.gfid));
         let iatt = match e.iatt.as_ref().filter(|i| !i.gfid.is_null()) {
+            // Writes acknowledged behind change the size: attributes after them (wb_readdirp_cbk
+            // drops them instead; a lookup after the writes is the same for the kernel).
+            Some(i) if pending.is_some() => {
+                self.wb_drain(&i.gfid).await;
+                match self.vol.stat(c, &Loc::gfid(i.gfid)).await {
+                    Ok(a) => a,
+                    Err(_) => return None,
+                }
+            }
             Some(i) => *i,
             None => match self
                 .vol

@@ -339,7 +339,18 @@ impl Db {
                     .map_err(|e| DbError::Store(format!("{}: {e}", dir.display())))?;
             }
         }
-        let db = Database::create(path)?;
+        // A previous server on the same file may still be shutting down (a restart): its lock
+        // goes with it, so wait for it a little instead of failing the start.
+        let mut tries = 0;
+        let db = loop {
+            match Database::create(path) {
+                Err(redb::DatabaseError::DatabaseAlreadyOpen) if tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                r => break r?,
+            }
+        };
         // Create all tables so readers never miss one.
         let tx = db.begin_write()?;
         for t in [CLUSTERS, NODES, DEVICES, BRICKS, VOLUMES, OPS] {
