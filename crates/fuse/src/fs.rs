@@ -358,6 +358,9 @@ impl Core {
         self.md.get(&gfid).map(|iatt| to_file_attr(&iatt, ino))
     }
 
+    /// open-behind: no open on the bricks until something needs a real one (a lock, the file
+    /// losing its last name). Flags the bricks must see on a real fd open for real; permissions
+    /// were checked by the kernel (default_permissions).
     fn open_cached(&self, ino: u64, flags: i32) -> Option<(u64, FopenFlags)> {
         let want = open_flags(flags, self.cfg.writeback);
         if !self.cfg.open_behind || want & OPEN_FOR_REAL != 0 {
@@ -459,8 +462,8 @@ impl Core {
         if let Ok(g) = self.gfid(ino) {
             self.wb_drain(&g).await;
         }
-        if let Some(iatt) = self.gfid(ino).ok().and_then(|g| self.md.get(&g)) {
-            return Ok(to_file_attr(&iatt, ino));
+        if let Some(a) = self.getattr_cached(ino) {
+            return Ok(a);
         }
         let c = self.caller(&id);
         if let Some(of) = fh.and_then(|fh| self.file(fh).ok()) {
@@ -813,14 +816,8 @@ impl Core {
         let c = self.caller(&id);
         let loc = Loc::gfid(gfid);
         let want = open_flags(flags, self.cfg.writeback);
-        // open-behind: no open on the bricks until something needs a real one (a lock, the
-        // file losing its last name). Flags the bricks must see on a real fd open for real;
-        // permissions were checked by the kernel (default_permissions).
-        if self.cfg.open_behind && want & OPEN_FOR_REAL == 0 {
-            if let Ok(fd) = self.vol.open_anonymous(gfid, want) {
-                let fh = self.add_file(OpenFile::anonymous(fd, ino, want));
-                return Ok((fh, self.open_reply_flags(false)));
-            }
+        if let Some(opened) = self.open_cached(ino, flags) {
+            return Ok(opened);
         }
         let fd = match self.vol.open(&c, &loc, want).await {
             Ok(fd) => fd,
@@ -909,11 +906,8 @@ impl Core {
     ) -> Res<Bytes> {
         let of = self.file(fh)?;
         self.wb_drain(&of.gfid).await;
-        if let Some(content) = self.md.content(&of.gfid) {
-            let len = content.len() as u64;
-            let start = offset.min(len) as usize;
-            let end = offset.saturating_add(u64::from(size)).min(len) as usize;
-            return Ok(content.slice(start..end));
+        if let Some(d) = self.read_cached(fh, offset, size) {
+            return Ok(d);
         }
         let c = self.groups.caller(&id, owner);
         self.vol
