@@ -1,5 +1,6 @@
-//! The request handlers: each fuser callback takes what it needs from the request, spawns a task
-//! on the runtime and returns; the task runs the fops and answers the kernel.
+//! The request handlers: each fuser callback takes what it needs from the request and starts a
+//! future that runs the fops and answers the kernel (polled here first, then on the runtime once
+//! it waits: `inline::run`).
 
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsStr;
@@ -7,7 +8,7 @@ use std::future::Future;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
 
@@ -56,6 +57,10 @@ const WRITE_BEHIND_TOTAL: usize = 32 << 20;
 /// Open flags whose writes must not be acknowledged before they are done.
 const SYNC_WRITES: i32 = libc::O_SYNC | libc::O_DSYNC | libc::O_APPEND;
 
+/// Reads through an anonymous fd after which a file is opened for real: each such read makes the
+/// brick open and close the file (server-helpers.c `fd_anonymous`), a real fd stays open.
+const ANON_READS_BEFORE_OPEN: u32 = 4;
+
 /// Open flags that need a real open on the bricks (open-behind opens the rest lazily).
 const OPEN_FOR_REAL: i32 = libc::O_APPEND | libc::O_SYNC | libc::O_DSYNC | libc::O_TRUNC;
 
@@ -99,6 +104,9 @@ struct OpenFile {
     wrote: AtomicBool,
     /// Serialises turning the anonymous fd into a real one.
     upgrade: tokio::sync::Mutex<()>,
+    /// Reads that went to the bricks through the anonymous fd (each makes a brick open and close
+    /// the file): past `ANON_READS_BEFORE_OPEN` the file is opened for real.
+    anon_reads: AtomicU32,
     ino: u64,
     /// Directory read-ahead, for directories.
     dir: Option<tokio::sync::Mutex<DirStream>>,
@@ -113,6 +121,7 @@ impl OpenFile {
             anon: AtomicBool::new(false),
             wrote: AtomicBool::new(false),
             upgrade: tokio::sync::Mutex::new(()),
+            anon_reads: AtomicU32::new(0),
             ino,
             dir,
         }
@@ -897,7 +906,7 @@ impl Core {
     }
 
     async fn read(
-        &self,
+        self: &Arc<Self>,
         id: ReqId,
         fh: u64,
         offset: u64,
@@ -910,6 +919,19 @@ impl Core {
             return Ok(d);
         }
         let c = self.groups.caller(&id, owner);
+        if of.is_anon()
+            && of.anon_reads.fetch_add(1, Ordering::Relaxed) + 1 == ANON_READS_BEFORE_OPEN
+        {
+            // A file read again and again (open-behind's read-after-open): give it a real fd in
+            // the background; reads go on through the anonymous one meanwhile.
+            let core = self.clone();
+            let of = of.clone();
+            tokio::spawn(async move {
+                if let Err(errno) = core.open_for_real(&id, &of).await {
+                    tracing::debug!(gfid = %of.gfid, errno, "real open after repeated reads");
+                }
+            });
+        }
         self.vol
             .read(&c, &of.fd(), offset, size)
             .await
@@ -1391,7 +1413,8 @@ impl GlusterFs {
         Self { core }
     }
 
-    /// Run `f` as a task; the request counts as in flight until it ends.
+    /// Run `f`: started on this thread, continued as a task once it waits (`inline::run`); the
+    /// request counts as in flight until it ends.
     fn spawn<F, Fut>(&self, op: &'static str, f: F)
     where
         F: FnOnce(Arc<Core>) -> Fut,
@@ -1401,7 +1424,9 @@ impl GlusterFs {
         core.in_flight.fetch_add(1, Ordering::Relaxed);
         let fut = f(core.clone());
         let span = tracing::debug_span!("fuse", op);
-        self.core.rt.spawn(
+        let rt = self.core.rt.clone();
+        crate::inline::run(
+            &rt,
             async move {
                 let _guard = InFlight(&core.in_flight);
                 fut.await;

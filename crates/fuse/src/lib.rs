@@ -2,9 +2,11 @@
 //! over replicate over brick clients) to the kernel FUSE driver, like GlusterFS's
 //! `xlators/mount/fuse` (fuse-bridge.c) does for the C client.
 //!
-//! * Every kernel request becomes a task on the caller's tokio runtime and is answered when its
-//!   fops complete, so the threads reading /dev/fuse never wait for the network and many requests
-//!   are in flight at once (FUSE_ASYNC_READ, parallel dirops, async direct I/O).
+//! * Every kernel request is a future answered when its fops complete: first polled on the thread
+//!   that read it (its RPCs go straight onto the bricks' sockets, cache hits finish there), then
+//!   continued as a task on the caller's tokio runtime once it waits, so the threads reading
+//!   /dev/fuse never wait for the network and many requests are in flight at once
+//!   (FUSE_ASYNC_READ, parallel dirops, async direct I/O).
 //! * Node ids and `st_ino` are GlusterFS's inode numbers (`gfid_to_ino`, root = 1), stable across
 //!   remounts and equal to what a C-client mount shows.
 //! * Memory stays bounded on long runs: the inode table holds what the kernel holds plus an LRU of
@@ -24,6 +26,7 @@ mod attr;
 mod caller;
 mod flags;
 mod fs;
+mod inline;
 mod inode;
 mod mdcache;
 mod mount;

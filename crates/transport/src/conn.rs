@@ -1,6 +1,7 @@
-//! One TCP connection: a writer task that owns the write half, a reader task that routes replies
-//! to waiting calls by xid, and (with ping configured) a pinger and a liveness watchdog
-//! (GlusterFS rpc-clnt.c `saved_frames` + rpc-clnt-ping.c).
+//! One TCP connection: calls are written straight to the socket by the caller when nothing is
+//! queued before them (no task hop on the common path), otherwise by a writer task that drains the
+//! queue in order; a reader task routes replies to waiting calls by xid; with ping configured, a
+//! pinger and a liveness watchdog run too (GlusterFS rpc-clnt.c `saved_frames` + rpc-clnt-ping.c).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -17,7 +18,7 @@ use tracing::{debug, trace, warn};
 use xdr::rpc::{record_header, CallHeader, OpaqueAuth, ReplyHeader};
 use xdr::{Decoder, Encoder};
 
-use crate::record::{write_all_vectored, RecordReader, MAX_FRAGMENT};
+use crate::record::{write_nonblocking, RecordReader, MAX_FRAGMENT};
 use crate::{IncomingCall, PingConfig, RpcConfig, TransportError};
 
 /// Writes gathered into one vectored write burst, at most.
@@ -55,11 +56,17 @@ struct PendingState {
     waiting_since: Option<Instant>,
 }
 
-/// Three parts of one record, written without copying: marker + RPC header, args, payload.
-struct Outgoing {
-    head: Bytes,
-    args: Bytes,
-    payload: Option<Bytes>,
+/// What is left to write of one or more records (marker + RPC header, args, payload each),
+/// written without copying.
+type Outgoing = VecDeque<Bytes>;
+
+/// The sending side. Bytes reach the socket in call order: a caller writes directly only while no
+/// earlier record is still queued for the writer task.
+struct WriteSide {
+    /// `None` once the connection failed (dropping the last handle shuts the socket down).
+    half: Option<Arc<OwnedWriteHalf>>,
+    /// Records handed to the writer task and not yet completely written.
+    queued: usize,
 }
 
 pub(crate) struct Conn {
@@ -67,6 +74,7 @@ pub(crate) struct Conn {
     peer: SocketAddr,
     ctx: Arc<Ctx>,
     tx: mpsc::UnboundedSender<Outgoing>,
+    w: Mutex<WriteSide>,
     st: Mutex<PendingState>,
     slots: Arc<Semaphore>,
     closed: watch::Sender<bool>,
@@ -91,6 +99,10 @@ impl Conn {
             peer,
             ctx,
             tx,
+            w: Mutex::new(WriteSide {
+                half: Some(Arc::new(wr)),
+                queued: 0,
+            }),
             st: Mutex::new(PendingState {
                 calls: HashMap::new(),
                 dead: None,
@@ -101,7 +113,7 @@ impl Conn {
             armed: Notify::new(),
         });
         tokio::spawn(reader(conn.clone(), rd));
-        tokio::spawn(writer(conn.clone(), rx, wr));
+        tokio::spawn(writer(conn.clone(), rx));
         if let Some(p) = ping {
             tokio::spawn(pinger(conn.clone(), p));
         }
@@ -112,6 +124,38 @@ impl Conn {
     fn st(&self) -> MutexGuard<'_, PendingState> {
         // A panic while holding this lock cannot leave the map inconsistent; keep going.
         self.st.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn w(&self) -> MutexGuard<'_, WriteSide> {
+        self.w.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Put one record on the wire: straight into the socket if nothing is queued before it and the
+    /// socket takes it now, else (the rest of it) to the writer task.
+    fn send(&self, mut rec: Outgoing) -> Result<(), TransportError> {
+        let mut w = self.w();
+        let Some(half) = w.half.clone() else {
+            return Err(TransportError::NotConnected);
+        };
+        if w.queued == 0 {
+            let res = write_nonblocking(&mut rec, |s| half.try_write_vectored(s), || {});
+            match res {
+                Ok(true) => {
+                    drop(w);
+                    self.note_write_progress();
+                    return Ok(());
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    drop(w);
+                    let err = TransportError::ConnectionLost(format!("write: {e}"));
+                    self.fail(err.clone());
+                    return Err(err);
+                }
+            }
+        }
+        w.queued += 1;
+        self.tx.send(rec).map_err(|_| TransportError::NotConnected)
     }
 
     pub(crate) fn generation(&self) -> u64 {
@@ -150,6 +194,7 @@ impl Conn {
             st.waiting_since = None;
             std::mem::take(&mut st.calls)
         };
+        self.w().half = None;
         self.slots.close();
         self.closed.send_replace(true);
         match err {
@@ -285,13 +330,13 @@ impl Conn {
         let guard = Registered { conn: self, xid };
         head[4..8].copy_from_slice(&xid.to_be_bytes());
         trace!(peer = %self.peer, xid, prog, vers, proc_num, len = total, "RPC call");
-        self.tx
-            .send(Outgoing {
-                head: head.freeze(),
-                args,
-                payload,
-            })
-            .map_err(|_| TransportError::NotConnected)?;
+        let mut rec = VecDeque::with_capacity(3);
+        rec.push_back(head.freeze());
+        rec.push_back(args);
+        if let Some(p) = payload {
+            rec.push_back(p);
+        }
+        self.send(rec)?;
         let res = rx.await;
         drop(guard);
         res.unwrap_or_else(|_| {
@@ -403,46 +448,55 @@ async fn reader(conn: Arc<Conn>, rd: OwnedReadHalf) {
     }
 }
 
-async fn writer(
-    conn: Arc<Conn>,
-    mut rx: mpsc::UnboundedReceiver<Outgoing>,
-    mut wr: OwnedWriteHalf,
-) {
+async fn writer(conn: Arc<Conn>, mut rx: mpsc::UnboundedReceiver<Outgoing>) {
     let mut closed = conn.closed.subscribe();
-    let mut q: VecDeque<Bytes> = VecDeque::new();
     loop {
         let first = tokio::select! {
             m = rx.recv() => m,
             _ = closed.wait_for(|c| *c) => None,
         };
-        let Some(mut msg) = first else { return };
-        let mut bytes = 0usize;
-        let mut msgs = 0usize;
-        loop {
-            bytes += msg.head.len() + msg.args.len();
-            q.push_back(msg.head);
-            q.push_back(msg.args);
-            if let Some(p) = msg.payload {
-                bytes += p.len();
-                q.push_back(p);
-            }
-            msgs += 1;
-            if bytes >= WRITE_BATCH_BYTES || msgs >= WRITE_BATCH_MSGS {
-                break;
-            }
+        let Some(mut q) = first else { return };
+        // Gather what else is queued into one vectored write burst.
+        let mut bytes: usize = q.iter().map(Bytes::len).sum();
+        let mut msgs = 1usize;
+        while bytes < WRITE_BATCH_BYTES && msgs < WRITE_BATCH_MSGS {
             match rx.try_recv() {
-                Ok(m) => msg = m,
+                Ok(more) => {
+                    bytes += more.iter().map(Bytes::len).sum::<usize>();
+                    q.extend(more);
+                    msgs += 1;
+                }
                 Err(_) => break,
             }
         }
-        let res = tokio::select! {
-            r = write_all_vectored(&mut wr, &mut q, || conn.note_write_progress()) => r,
-            _ = closed.wait_for(|c| *c) => return,
-        };
-        if let Err(e) = res {
-            conn.fail(TransportError::ConnectionLost(format!("write: {e}")));
+        let Some(half) = conn.w().half.clone() else {
             return;
+        };
+        loop {
+            match write_nonblocking(
+                &mut q,
+                |s| half.try_write_vectored(s),
+                || conn.note_write_progress(),
+            ) {
+                Ok(true) => break,
+                Ok(false) => {
+                    let ready = tokio::select! {
+                        r = half.writable() => r,
+                        _ = closed.wait_for(|c| *c) => return,
+                    };
+                    if let Err(e) = ready {
+                        conn.fail(TransportError::ConnectionLost(format!("write: {e}")));
+                        return;
+                    }
+                }
+                Err(e) => {
+                    conn.fail(TransportError::ConnectionLost(format!("write: {e}")));
+                    return;
+                }
+            }
         }
+        let mut w = conn.w();
+        w.queued = w.queued.saturating_sub(msgs);
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::io::IoSlice;
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use xdr::rpc::parse_record_header;
 
 use crate::TransportError;
@@ -105,31 +105,39 @@ impl<R: AsyncRead + Unpin> RecordReader<R> {
     }
 }
 
-/// Write a queue of buffers with vectored writes, without copying them.
-pub(crate) async fn write_all_vectored<W: AsyncWrite + Unpin>(
-    wr: &mut W,
+/// Write as much of `chunks` as `write` (a non-blocking vectored write, e.g. tokio's
+/// `try_write_vectored`) takes, without copying; written bytes are dropped from the queue and
+/// `progress` runs after each accepted write. `Ok(true)` once everything is written, `Ok(false)`
+/// when the writer would block.
+pub(crate) fn write_nonblocking(
     chunks: &mut VecDeque<Bytes>,
+    mut write: impl FnMut(&[IoSlice<'_>]) -> std::io::Result<usize>,
     mut progress: impl FnMut(),
-) -> std::io::Result<()> {
+) -> std::io::Result<bool> {
     const MAX_IOV: usize = 64;
     loop {
         while chunks.front().is_some_and(|c| c.is_empty()) {
             chunks.pop_front();
         }
         if chunks.is_empty() {
-            return wr.flush().await;
+            return Ok(true);
         }
-        let n = {
-            let slices: Vec<IoSlice<'_>> = chunks
-                .iter()
-                .take(MAX_IOV)
-                .map(|c| IoSlice::new(c))
-                .collect();
-            wr.write_vectored(&slices).await?
+        let res = {
+            let mut slices = [IoSlice::new(&[]); MAX_IOV];
+            let mut k = 0;
+            for (slot, c) in slices.iter_mut().zip(chunks.iter()) {
+                *slot = IoSlice::new(c);
+                k += 1;
+            }
+            write(&slices[..k])
         };
-        if n == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
-        }
+        let n = match res {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
         progress();
         let mut left = n;
         while left > 0 {
@@ -201,21 +209,42 @@ mod tests {
         ));
     }
 
-    #[tokio::test]
-    async fn vectored_write_writes_everything_in_order() {
-        let (mut a, mut b) = tokio::io::duplex(7);
+    #[test]
+    fn nonblocking_write_keeps_order_across_short_writes_and_blocking() {
         let mut q: VecDeque<Bytes> = ["hello ", "", "vectored ", "world"]
             .iter()
             .map(|s| Bytes::from_static(s.as_bytes()))
             .collect();
-        let w = tokio::spawn(async move {
+        let mut out = Vec::new();
+        let mut calls = 0;
+        let mut progress = 0;
+        // A sink taking at most 4 bytes per call and refusing every third call.
+        let mut sink = |s: &[IoSlice<'_>]| {
+            calls += 1;
+            if calls % 3 == 0 {
+                return Err(std::io::ErrorKind::WouldBlock.into());
+            }
             let mut n = 0;
-            write_all_vectored(&mut a, &mut q, || n += 1).await.unwrap();
-            assert!(n >= 3);
-        });
-        let mut out = vec![0u8; 20];
-        b.read_exact(&mut out).await.unwrap();
-        w.await.unwrap();
+            for sl in s {
+                let take = (4 - n).min(sl.len());
+                out.extend_from_slice(&sl[..take]);
+                n += take;
+                if n == 4 {
+                    break;
+                }
+            }
+            Ok(n)
+        };
+        let mut rounds = 0;
+        while !write_nonblocking(&mut q, &mut sink, || progress += 1).unwrap() {
+            rounds += 1;
+        }
+        assert!(rounds >= 2);
+        assert!(q.is_empty());
+        assert!(progress >= 5);
         assert_eq!(&out, b"hello vectored world");
+        let mut broken = VecDeque::from([Bytes::from_static(b"x")]);
+        let r = write_nonblocking(&mut broken, |_| Ok(0), || {});
+        assert_eq!(r.unwrap_err().kind(), std::io::ErrorKind::WriteZero);
     }
 }
