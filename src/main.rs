@@ -5,6 +5,11 @@ mod files;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+/// Same allocator as the mount daemon (see mount-helper/src/main.rs): the library-mode bench and
+/// the heal worker allocate per request too.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "gluster-rs",

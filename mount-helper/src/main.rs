@@ -5,6 +5,12 @@ use std::process::ExitCode;
 
 use mount_gluster_rs::{one_line, run, wiring};
 
+/// The client daemon allocates small buffers on every request (RPC records, replies, dicts);
+/// mimalloc's thread-local free lists cost less CPU per request than glibc malloc (~10% of the
+/// client's cycles on small-file work went to malloc/free).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let mut argv = std::env::args_os();
     let prog = argv

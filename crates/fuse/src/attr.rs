@@ -8,9 +8,11 @@ use proto::IaType;
 
 use crate::flags::kernel_dev;
 
-/// `st_blksize` reported to applications: GlusterFS's fuse-bridge reports the page size
-/// (`buf->ia_blksize = this->ctx->page_size`).
-pub const BLKSIZE: u32 = 4096;
+/// `st_blksize` reported to applications, as GlusterFS's fuse-bridge does
+/// (`buf->ia_blksize = this->ctx->page_size`, 128 KiB: glusterfsd.c `ctx->page_size`). It sizes
+/// applications' buffers: glibc reads directories in max(32 KiB, st_blksize) getdents calls (each
+/// one READDIRPLUS), stdio and Python buffer file I/O in st_blksize pieces.
+pub const BLKSIZE: u32 = 128 * 1024;
 
 pub fn file_type(t: IaType) -> Option<FileType> {
     Some(match t {
