@@ -105,6 +105,11 @@ pub struct BrickMarkers {
 }
 
 impl BrickMarkers {
+    /// No dirty and no pending count on this brick.
+    pub fn is_clean(&self) -> bool {
+        self.dirty == Counters::ZERO && self.pending.iter().all(|p| *p == Counters::ZERO)
+    }
+
     /// Extract the markers from a reply dict (lookup xdata or xattrop reply); absent keys count
     /// as zero, as `afr_selfheal_fill_cell` treats them.
     pub fn from_dict(d: &Dict, pending_keys: &[String]) -> Self {

@@ -76,6 +76,8 @@ pub mod policy;
 mod read;
 pub mod selfheal;
 mod subvol;
+#[cfg(test)]
+mod testutil;
 mod write;
 
 use std::collections::HashMap;

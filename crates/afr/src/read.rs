@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use fop::{Caller, Dict, FopError, Gfid, Iatt, Loc, Lookup};
 use futures::future::join_all;
+use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::changelog::{add_marker_request, BrickMarkers, Matrix, Readable};
 use crate::inode::{Cached, InodeCtx};
@@ -37,6 +38,108 @@ pub async fn lookup_all(inner: &Inner, c: &Caller, loc: &Loc, xdata: &Dict) -> R
     });
     Replies {
         replies: join_all(futs).await,
+    }
+}
+
+/// Like [`lookup_all`], but with every brick up and quorum on, returns as soon as all bricks but
+/// one answered and their answers settle the lookup ([`settled_early`]): the slowest brick of
+/// three no longer sets the latency of every lookup. Its answer is still collected, in the
+/// background, for self-heal and the readable set. The second value is false for such an early
+/// answer.
+async fn lookup_quorum(inner: &Arc<Inner>, c: &Caller, loc: &Loc, xdata: &Dict) -> (Replies, bool) {
+    let n = inner.n();
+    let up = inner.up();
+    if n < 3 || !inner.opts.quorum.enabled() || !up.iter().all(|&u| u) {
+        return (lookup_all(inner, c, loc, xdata).await, true);
+    }
+    let mut x = xdata.clone();
+    add_marker_request(&mut x, &inner.opts.pending_keys);
+    let x = Arc::new(x);
+    let wait = inner.opts.wait_timeout;
+    let mut futs: FuturesUnordered<_> = inner
+        .children
+        .iter()
+        .enumerate()
+        .map(|(i, sub)| {
+            let (sub, c, loc, x) = (sub.clone(), c.clone(), loc.clone(), x.clone());
+            async move {
+                let r = tokio::time::timeout(wait, sub.lookup(&c, &loc, &x))
+                    .await
+                    .unwrap_or_else(|_| Err(timeout_err("lookup", wait)));
+                (i, r)
+            }
+        })
+        .collect();
+    let mut replies: Vec<Option<fop::Result<Lookup>>> = vec![None; n];
+    let mut got = 0;
+    while let Some((i, r)) = futs.next().await {
+        if let Some(slot) = replies.get_mut(i) {
+            *slot = Some(r);
+        }
+        got += 1;
+        if got == n {
+            break;
+        }
+        if got == n - 1 && settled_early(&replies, &inner.opts.pending_keys) {
+            let answered: Vec<bool> = replies.iter().map(Option::is_some).collect();
+            if !inner.quorum_met(&answered) {
+                continue;
+            }
+            let (inner, loc, mut all) = (inner.clone(), loc.clone(), replies.clone());
+            tokio::spawn(async move {
+                while let Some((i, r)) = futs.next().await {
+                    if let Some(slot) = all.get_mut(i) {
+                        *slot = Some(r);
+                    }
+                }
+                let all = Replies { replies: all };
+                crate::selfheal::after_lookup(&inner, &loc, &all);
+                if !settled_early(&all.replies, &inner.opts.pending_keys) {
+                    // The late brick disagrees: recompute the readable set at the next use.
+                    let gfid = all.replies.iter().flatten().find_map(|r| match r {
+                        Ok(l) if !l.iatt.gfid.is_null() => Some(l.iatt.gfid),
+                        _ => None,
+                    });
+                    if let Some(ctx) = gfid.and_then(|g| inner.inode_if_known(&g)) {
+                        ctx.lock().readable = None;
+                    }
+                    tracing::debug!(afr = %inner.name, ?gfid, "late lookup answer disagrees");
+                }
+            });
+            return (Replies { replies }, false);
+        }
+    }
+    (Replies { replies }, true)
+}
+
+/// Whether the answers in hand settle a lookup whatever the missing ones say, given that writes
+/// need a quorum: all the same outcome (all ENOENT, or all found with one GFID and type), no
+/// dirty or pending marker on any of them, and regular files of one size. With 2 of 3 answers
+/// under quorum this holds only if they are current: any brick that missed a write is blamed by
+/// at least one brick that took it, and at most one brick is unanswered.
+pub fn settled_early(replies: &[Option<fop::Result<Lookup>>], pending_keys: &[String]) -> bool {
+    let answered: Vec<&fop::Result<Lookup>> = replies.iter().flatten().collect();
+    let Some(first) = answered.first() else {
+        return false;
+    };
+    match first {
+        Err(e) => {
+            e.is(libc::ENOENT)
+                && answered
+                    .iter()
+                    .all(|r| matches!(r, Err(e) if e.is(libc::ENOENT)))
+        }
+        Ok(f) => answered.iter().all(|r| match r {
+            Ok(l) => {
+                let m = BrickMarkers::from_dict(&l.xdata, pending_keys);
+                !l.iatt.gfid.is_null()
+                    && l.iatt.gfid == f.iatt.gfid
+                    && l.iatt.ia_type() == f.iatt.ia_type()
+                    && (!l.iatt.is_reg() || l.iatt.size == f.iatt.size)
+                    && m.is_clean()
+            }
+            Err(_) => false,
+        }),
     }
 }
 
@@ -138,7 +241,7 @@ pub async fn lookup(
         )));
     }
     let started = tokio::time::Instant::now();
-    let mut replies = lookup_all(inner, c, loc, xdata).await;
+    let (mut replies, complete) = lookup_quorum(inner, c, loc, xdata).await;
     // Attributes after every acknowledged write: with first-ack, a write may still be running on
     // the brick this lookup reads from; wait for the inode's writes and ask again.
     let gfid = replies.replies.iter().find_map(|r| match r {
@@ -155,8 +258,11 @@ pub async fn lookup(
             replies = lookup_all(inner, c, loc, xdata).await;
         }
     }
-    // Before interpreting: a GFID mismatch fails the lookup but is what name heal fixes.
-    crate::selfheal::after_lookup(inner, loc, &replies);
+    // Before interpreting: a GFID mismatch fails the lookup but is what name heal fixes. (For an
+    // early answer the background collector does this with every brick's answer.)
+    if complete {
+        crate::selfheal::after_lookup(inner, loc, &replies);
+    }
     let (pick, readable) = interpret(inner, &replies)?;
     let Some(Some(Ok(l))) = replies.replies.get(pick) else {
         return Err(FopError::Errno(libc::EIO));
@@ -338,4 +444,106 @@ pub async fn stat_gfid(inner: &Arc<Inner>, c: &Caller, gfid: Gfid) -> fop::Resul
         async move { sub.stat(&c, &Loc::gfid(gfid)).await }
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::changelog::{xattrop_dict, Counters, TxnType};
+
+    use crate::testutil::{keys, reply};
+
+    fn found(g: u8, mode: u32, size: u64, xdata: Dict) -> Option<fop::Result<Lookup>> {
+        reply(Gfid([g; 16]), mode, size, xdata)
+    }
+
+    fn enoent() -> Option<fop::Result<Lookup>> {
+        Some(Err(FopError::Errno(libc::ENOENT)))
+    }
+
+    const FILE: u32 = 0o100644;
+    const DIR: u32 = 0o040755;
+
+    #[test]
+    fn agreeing_clean_answers_settle_early() {
+        let k = keys();
+        let r = vec![
+            found(1, FILE, 5, Dict::new()),
+            None,
+            found(1, FILE, 5, Dict::new()),
+        ];
+        assert!(settled_early(&r, &k));
+        // Directories may differ in size between bricks.
+        let r = vec![
+            found(1, DIR, 4096, Dict::new()),
+            found(1, DIR, 60, Dict::new()),
+            None,
+        ];
+        assert!(settled_early(&r, &k));
+        assert!(settled_early(&[enoent(), enoent(), None], &k));
+    }
+
+    #[test]
+    fn any_disagreement_or_marker_waits_for_every_brick() {
+        let k = keys();
+        let blame = |j: usize| {
+            let mut d = vec![Counters::ZERO; 3];
+            d[j] = Counters::one(TxnType::Data, 1);
+            xattrop_dict(&k, &d, None)
+        };
+        let dirty = xattrop_dict(
+            &k,
+            &[Counters::ZERO; 3],
+            Some(Counters::one(TxnType::Data, 1)),
+        );
+        let cases = [
+            // a name missing on one brick
+            vec![found(1, FILE, 5, Dict::new()), enoent(), None],
+            // another GFID
+            vec![
+                found(1, FILE, 5, Dict::new()),
+                found(2, FILE, 5, Dict::new()),
+                None,
+            ],
+            // another type
+            vec![
+                found(1, FILE, 5, Dict::new()),
+                found(1, DIR, 5, Dict::new()),
+                None,
+            ],
+            // another size
+            vec![
+                found(1, FILE, 5, Dict::new()),
+                found(1, FILE, 6, Dict::new()),
+                None,
+            ],
+            // a brick blamed (the unanswered one, or one of the answers)
+            vec![
+                found(1, FILE, 5, blame(2)),
+                found(1, FILE, 5, Dict::new()),
+                None,
+            ],
+            vec![
+                found(1, FILE, 5, blame(0)),
+                found(1, FILE, 5, Dict::new()),
+                None,
+            ],
+            // a transaction under way
+            vec![
+                found(1, FILE, 5, dirty.clone()),
+                found(1, FILE, 5, Dict::new()),
+                None,
+            ],
+            // errors other than ENOENT
+            vec![
+                Some(Err(FopError::Errno(libc::EIO))),
+                Some(Err(FopError::Errno(libc::EIO))),
+                None,
+            ],
+            vec![None, None, None],
+        ];
+        for (i, r) in cases.iter().enumerate() {
+            assert!(!settled_early(r, &k), "case {i} settled");
+        }
+    }
 }

@@ -182,29 +182,12 @@ mod tests {
     use super::*;
     use crate::changelog::{xattrop_dict, Counters};
     use bytes::Bytes;
-    use fop::{Dict, FopError, Iatt};
+    use fop::{Dict, FopError};
 
-    fn keys() -> Vec<String> {
-        (0..3)
-            .map(|i| format!("trusted.afr.v-client-{i}"))
-            .collect()
-    }
+    use crate::testutil::{keys, reply};
 
     fn gfid(b: u8) -> Gfid {
         Gfid([b; 16])
-    }
-
-    fn reply(g: Gfid, mode: u32, size: u64, xdata: Dict) -> Option<fop::Result<Lookup>> {
-        Some(Ok(Lookup {
-            iatt: Iatt {
-                gfid: g,
-                mode,
-                size,
-                ..Iatt::default()
-            },
-            postparent: None,
-            xdata,
-        }))
     }
 
     fn blame(j: usize, ty: TxnType) -> Dict {
