@@ -147,6 +147,7 @@ fn caller() -> Caller {
             .map(|g| g.into_iter().map(|g| g.as_raw()).collect())
             .unwrap_or_default(),
         lk_owner: Bytes::new(),
+        time: Some(fop::time_now()),
     }
 }
 

@@ -12,7 +12,7 @@ mod common;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::{AsRawFd, IntoRawFd};
 use std::path::Path;
 use std::process::Command;
@@ -783,4 +783,45 @@ fn locks_taken_on_open_behind_files_exclude_other_mounts() {
         String::from_utf8_lossy(&out.stderr)
     );
     close(fa).unwrap();
+}
+
+/// Every replica records the same times for a change (the FUSE request's time goes to all bricks
+/// as the credential's ctime, as GlusterFS's utime translator does), so which brick answers a
+/// stat does not change what it shows, and a C client sees the same times.
+#[test]
+fn replicas_record_the_same_times() {
+    helper_installed();
+    let vol = TestVolume::new("cachet", "1x3");
+    let rs = rs_mount(&vol, "");
+    let c = vol.mount_c_client();
+    std::fs::create_dir(rs.path("d")).unwrap();
+    std::fs::write(rs.path("d/f"), b"first").unwrap();
+    let f = OpenOptions::new()
+        .append(true)
+        .open(rs.path("d/f"))
+        .unwrap();
+    (&f).write_all(b" second").unwrap();
+    close(f).unwrap();
+    std::fs::set_permissions(rs.path("d/f"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    for name in ["d", "d/f"] {
+        let mdata: Vec<Option<String>> = vol
+            .bricks
+            .iter()
+            .map(|b| brick_xattr(&b.join(name), "trusted.glusterfs.mdata"))
+            .collect();
+        assert!(mdata[0].is_some(), "{name}: no trusted.glusterfs.mdata");
+        assert!(
+            mdata.iter().all(|m| *m == mdata[0]),
+            "{name}: replicas disagree on times: {mdata:?}"
+        );
+    }
+    // After the attribute timeout both clients show the same times.
+    std::thread::sleep(Duration::from_millis(1500));
+    let ours = std::fs::metadata(rs.path("d/f")).unwrap();
+    let theirs = std::fs::metadata(c.path("d/f")).unwrap();
+    assert_eq!(mtime(&ours), mtime(&theirs));
+    assert_eq!(
+        (ours.ctime(), ours.ctime_nsec()),
+        (theirs.ctime(), theirs.ctime_nsec())
+    );
 }

@@ -243,7 +243,7 @@ impl BrickClient {
     }
 
     fn cred(&self, c: &Caller, flags: u32) -> xdr::rpc::OpaqueAuth {
-        let (sec, nsec) = now();
+        let (sec, nsec) = c.time.unwrap_or_else(now);
         AuthGlusterfsV3 {
             pid: c.pid,
             uid: c.uid,

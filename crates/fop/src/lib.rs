@@ -74,6 +74,19 @@ pub struct Caller {
     pub pid: i32,
     pub groups: Vec<u32>,
     pub lk_owner: Bytes,
+    /// When the operation happened (seconds, nanoseconds since the epoch), sent to every brick as
+    /// the credential's ctime so all replicas record the same mtime/ctime (GlusterFS's utime
+    /// translator sets `frame->root->ctime` once per fop; with `features.ctime` bricks store it).
+    /// `None`: each RPC takes the time it is sent.
+    pub time: Option<(u64, u32)>,
+}
+
+/// The current time as a [`Caller::time`].
+pub fn time_now() -> (u64, u32) {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (d.as_secs(), d.subsec_nanos())
 }
 
 impl Caller {

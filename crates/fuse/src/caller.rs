@@ -118,6 +118,7 @@ impl GroupCache {
             pid: id.pid as i32,
             groups: self.groups(id),
             lk_owner: lock_owner.map(lk_owner_bytes).unwrap_or_default(),
+            time: Some(fop::time_now()),
         }
     }
 }

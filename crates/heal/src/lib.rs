@@ -179,5 +179,6 @@ pub fn heal_caller() -> Caller {
         pid: SELF_HEAL_PID,
         groups: Vec::new(),
         lk_owner: Bytes::from(owner),
+        time: None,
     }
 }
