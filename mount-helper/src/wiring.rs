@@ -59,7 +59,12 @@ pub fn fuse_options(plan: &MountPlan) -> fuse::FuseOptions {
     }
     f.direct_io = o.direct_io;
     f.writeback_cache = o.kernel_writeback_cache.unwrap_or(false);
-    f.fopen_keep_cache = o.fopen_keep_cache.unwrap_or(false);
+    // mount.glusterfs's default (fuse-bridge.c `fopen_keep_cache == 2`): keep cached pages across
+    // opens whenever the kernel can drop them on a size/mtime change (auto-invalidation, on by
+    // default); `fopen-keep-cache=off` or `auto-invalidation=off` purges them on every open.
+    f.fopen_keep_cache = o
+        .fopen_keep_cache
+        .unwrap_or(o.auto_invalidation.unwrap_or(true));
     f.open_behind = o.open_behind.unwrap_or(true);
     f.quick_read = o.quick_read.unwrap_or(true);
     f.write_behind = o.write_behind.unwrap_or(true);

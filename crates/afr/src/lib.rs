@@ -155,6 +155,9 @@ pub struct AfrOptions {
     pub wait_timeout: Duration,
     /// Most background (not yet acknowledged by every brick) writes per inode.
     pub max_background: usize,
+    /// `quorum-lookups` (ours, default on): with quorum on and every brick up, look up on all
+    /// bricks but one and ask the last only when the answers disagree or carry markers.
+    pub quorum_lookups: bool,
     /// Client-side self-heal: told after each lookup which inode needs which heal (see
     /// [`selfheal`]); `None` heals nothing from the client.
     pub heal_trigger: Option<Arc<dyn HealTrigger>>,
@@ -178,6 +181,7 @@ impl AfrOptions {
             granular_entry_heal: true,
             wait_timeout: Duration::from_secs(300),
             max_background: 1024,
+            quorum_lookups: true,
             heal_trigger: None,
         }
     }
@@ -198,6 +202,8 @@ pub(crate) struct Inner {
     /// Bumped whenever any child changes state (AFR's event_generation): cached readable sets of
     /// an older generation are refreshed.
     pub event_gen: AtomicU64,
+    /// Which brick the next quorum lookup skips (read.rs `lookup_quorum`).
+    pub lookup_rotor: AtomicU64,
     pub opts: AfrOptions,
     pub inodes: Mutex<HashMap<Gfid, Arc<InodeCtx>>>,
     pub owner_seq: AtomicU64,
@@ -231,6 +237,7 @@ impl Afr {
             states: children.iter().map(|c| c.state.clone()).collect(),
             children: children.into_iter().map(|c| c.subvol).collect(),
             event_gen: AtomicU64::new(1),
+            lookup_rotor: AtomicU64::new(0),
             opts,
             inodes: Mutex::new(HashMap::new()),
             owner_seq: AtomicU64::new(1),

@@ -28,7 +28,8 @@ pub struct FuseOptions {
     /// while dirty pages exist. Off by default.
     pub writeback_cache: bool,
     /// `fopen-keep-cache`: keep cached pages across opens (FOPEN_KEEP_CACHE); the kernel drops
-    /// them when it sees size or mtime change (FUSE_AUTO_INVAL_DATA). Off by default.
+    /// them when it sees size or mtime change (FUSE_AUTO_INVAL_DATA). Off here; the mount helper
+    /// turns it on unless told otherwise, as mount.glusterfs does.
     pub fopen_keep_cache: bool,
     /// `lru-limit`: inodes forgotten by the kernel that the client keeps as hints (default 65536).
     pub lru_limit: usize,

@@ -108,6 +108,8 @@ pub fn build_node(
                 .bool_option_or("optimistic-change-log", true)
                 .map_err(bad)?;
             aopts.ensure_durability = r.bool_option_or("ensure-durability", true).map_err(bad)?;
+            // Ours (no GlusterFS key): set with `-o xlator-option=replicate.quorum-lookups=off`.
+            aopts.quorum_lookups = r.bool_option_or("quorum-lookups", true).map_err(bad)?;
             aopts.granular_entry_heal = r
                 .bool_option_or("granular-entry-heal", false)
                 .map_err(bad)?;
