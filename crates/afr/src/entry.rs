@@ -292,12 +292,10 @@ where
         }
     }
     // Nothing to mark (every brick did it, no pre-op): the result is final, so the unlock goes on
-    // in the background instead of costing the application a round trip. A later entry lock on
-    // the same name, ours or another client's, simply queues behind it at the bricks.
+    // in the background instead of costing the application a round trip.
     let clean = error.is_none() && !dirtied && success.iter().all(|&s| s);
     if clean {
-        let inner2 = inner.clone();
-        tokio::spawn(async move { held.unlock(&inner2).await });
+        held.unlock_behind(inner);
     } else {
         held.unlock(inner).await;
     }

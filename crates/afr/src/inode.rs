@@ -790,10 +790,8 @@ async fn release_epoch(inner: Arc<Inner>, ctx: Arc<InodeCtx>, id: u64) {
         error: None,
     };
     // The markers are final: whoever waits for this epoch (flush, close, the next writer) goes on
-    // now and the unlock finishes in the background, one round trip less on every close. A new
-    // lock of ours on the inode queues behind it at the bricks; a lost connection drops it anyway.
-    let unlock_inner = inner.clone();
-    tokio::spawn(async move { held.unlock(&unlock_inner).await });
+    // now and the unlock finishes in the background, one round trip less on every close.
+    held.unlock_behind(&inner);
     tracing::debug!(afr = %inner.name, gfid = %ctx.gfid, took = ?started.elapsed(), fsync = ?synced, "eager lock released");
     {
         let mut st = ctx.lock();

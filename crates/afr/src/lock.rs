@@ -99,6 +99,14 @@ impl Held {
     pub async fn unlock(&self, inner: &Inner) {
         unlock_on(inner, &self.lockees, &self.caller, &self.locked).await;
     }
+
+    /// Unlock in the background, for a transaction whose outcome no longer depends on it: a later
+    /// lock on the same lockee, ours or another client's, queues behind it at the bricks, and a
+    /// lost connection drops it anyway.
+    pub fn unlock_behind(self, inner: &Arc<Inner>) {
+        let inner = inner.clone();
+        tokio::spawn(async move { self.unlock(&inner).await });
+    }
 }
 
 async fn unlock_on(inner: &Inner, lockees: &[Lockee], c: &Caller, on: &[bool]) {

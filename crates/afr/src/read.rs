@@ -18,26 +18,55 @@ pub struct Replies {
     pub replies: Vec<Option<fop::Result<Lookup>>>,
 }
 
-/// Lookup on every connected brick, asking for the markers too.
-pub async fn lookup_all(inner: &Inner, c: &Caller, loc: &Loc, xdata: &Dict) -> Replies {
+/// `xdata` with the markers asked for too.
+fn with_markers(inner: &Inner, xdata: &Dict) -> Dict {
     let mut x = xdata.clone();
     add_marker_request(&mut x, &inner.opts.pending_keys);
+    x
+}
+
+/// Brick `i`'s lookup, within the wait timeout (`None`: no such brick).
+async fn lookup_child(
+    inner: &Inner,
+    i: usize,
+    c: &Caller,
+    loc: &Loc,
+    x: &Dict,
+) -> Option<fop::Result<Lookup>> {
+    let sub = inner.children.get(i)?;
     let wait = inner.opts.wait_timeout;
-    let futs = inner.children.iter().enumerate().map(|(i, sub)| {
-        let x = &x;
-        async move {
-            if !inner.is_up(i) {
-                return None;
-            }
-            Some(
-                tokio::time::timeout(wait, sub.lookup(c, loc, x))
-                    .await
-                    .unwrap_or_else(|_| Err(timeout_err("lookup", wait))),
-            )
+    Some(
+        tokio::time::timeout(wait, sub.lookup(c, loc, x))
+            .await
+            .unwrap_or_else(|_| Err(timeout_err("lookup", wait))),
+    )
+}
+
+/// Lookups in parallel on the bricks `ask` picks (`x` already asks for the markers); `None` for
+/// the others.
+async fn lookup_on(
+    inner: &Inner,
+    c: &Caller,
+    loc: &Loc,
+    x: &Dict,
+    ask: impl Fn(usize) -> bool,
+) -> Vec<Option<fop::Result<Lookup>>> {
+    let ask = &ask;
+    join_all((0..inner.n()).map(|i| async move {
+        if ask(i) {
+            lookup_child(inner, i, c, loc, x).await
+        } else {
+            None
         }
-    });
+    }))
+    .await
+}
+
+/// Lookup on every connected brick, asking for the markers too.
+pub async fn lookup_all(inner: &Inner, c: &Caller, loc: &Loc, xdata: &Dict) -> Replies {
+    let x = with_markers(inner, xdata);
     Replies {
-        replies: join_all(futs).await,
+        replies: lookup_on(inner, c, loc, &x, |i| inner.is_up(i)).await,
     }
 }
 
@@ -57,33 +86,13 @@ async fn lookup_quorum(inner: &Arc<Inner>, c: &Caller, loc: &Loc, xdata: &Dict) 
         return (lookup_all(inner, c, loc, xdata).await, true);
     }
     let skip = (inner.lookup_rotor.fetch_add(1, Ordering::Relaxed) as usize) % n;
-    let mut x = xdata.clone();
-    add_marker_request(&mut x, &inner.opts.pending_keys);
-    let wait = inner.opts.wait_timeout;
-    let ask = |i: usize| {
-        let x = &x;
-        async move {
-            let sub = inner.children.get(i)?;
-            Some(
-                tokio::time::timeout(wait, sub.lookup(c, loc, x))
-                    .await
-                    .unwrap_or_else(|_| Err(timeout_err("lookup", wait))),
-            )
-        }
-    };
-    let mut replies: Vec<Option<fop::Result<Lookup>>> = join_all((0..n).map(|i| async move {
-        if i == skip {
-            None
-        } else {
-            ask(i).await
-        }
-    }))
-    .await;
+    let x = with_markers(inner, xdata);
+    let mut replies = lookup_on(inner, c, loc, &x, |i| i != skip).await;
     let answered: Vec<bool> = replies.iter().map(Option::is_some).collect();
     if settled_early(&replies, &inner.opts.pending_keys) && inner.quorum_met(&answered) {
         return (Replies { replies }, false);
     }
-    let last = ask(skip).await;
+    let last = lookup_child(inner, skip, c, loc, &x).await;
     if let Some(slot) = replies.get_mut(skip) {
         *slot = last;
     }
