@@ -356,8 +356,8 @@ impl Core {
         self.wb.as_ref().is_none_or(|wb| wb.idle(gfid))
     }
 
-    // Requests answered from what this client holds, on the FUSE reader thread itself (no task,
-    // no thread hop): each returns None when the network is needed.
+    // Answers from what this client holds: each returns None when the network is needed. A
+    // request they answer completes in its first poll, on the FUSE reader thread (inline::run).
 
     fn getattr_cached(&self, ino: u64) -> Option<FileAttr> {
         let gfid = lock(&self.inodes).gfid(ino)?;
@@ -391,12 +391,6 @@ impl Core {
         let start = offset.min(len) as usize;
         let end = offset.saturating_add(u64::from(size)).min(len) as usize;
         Some(content.slice(start..end))
-    }
-
-    /// Closing a handle that only read through an anonymous fd: nothing to wait for or drop.
-    fn flush_cached(&self, fh: u64) -> Option<()> {
-        let of = self.file(fh).ok()?;
-        (of.is_anon() && !of.wrote.load(Ordering::Acquire)).then_some(())
     }
 
     /// Wait for the file's writes still in flight behind the application (write-behind).
@@ -987,6 +981,10 @@ impl Core {
 
     async fn flush(&self, id: ReqId, fh: u64, owner: u64) -> Res<()> {
         let of = self.file(fh)?;
+        // A handle that only read through an anonymous fd: nothing to wait for or drop.
+        if of.is_anon() && !of.wrote.load(Ordering::Acquire) {
+            return Ok(());
+        }
         // The lock owner lets the bricks drop this owner's POSIX locks (pl_flush).
         let c = self.groups.caller(&id, Some(owner));
         let behind = self.wb_settle(&of.gfid).await;
@@ -1584,10 +1582,6 @@ impl Filesystem for GlusterFs {
     }
 
     fn getattr(&self, req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
-        if let Some(a) = self.core.getattr_cached(ino.0) {
-            reply.attr(&self.core.cfg.attr_ttl, &a);
-            return;
-        }
         let id = req_id(req);
         self.spawn("getattr", move |c| async move {
             match c.getattr(id, ino.0, fh.map(|f| f.0)).await {
@@ -1751,10 +1745,6 @@ impl Filesystem for GlusterFs {
     }
 
     fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        if let Some((fh, f)) = self.core.open_cached(ino.0, flags.0) {
-            reply.opened(FileHandle(fh), f);
-            return;
-        }
         let id = req_id(req);
         self.spawn("open", move |c| async move {
             match c.open(id, ino.0, flags.0).await {
@@ -1775,10 +1765,6 @@ impl Filesystem for GlusterFs {
         lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        if let Some(d) = self.core.read_cached(fh.0, offset, size) {
-            reply.data(&d);
-            return;
-        }
         let id = req_id(req);
         self.spawn("read", move |c| async move {
             match c
@@ -1824,10 +1810,6 @@ impl Filesystem for GlusterFs {
         lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        if self.core.flush_cached(fh.0).is_some() {
-            reply.ok();
-            return;
-        }
         let id = req_id(req);
         self.spawn("flush", move |c| async move {
             reply_empty(reply, c.flush(id, fh.0, lock_owner.0).await);
