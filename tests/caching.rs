@@ -23,33 +23,6 @@ use common::*;
 /// Longer than the default attribute and entry timeouts (1 s) of both clients.
 const PAST_TIMEOUT: Duration = Duration::from_millis(2500);
 
-fn helper_installed() {
-    assert!(
-        Path::new("/sbin/mount.gluster-rs").exists(),
-        "/sbin/mount.gluster-rs is missing: run scripts/install-mount-helper.sh (scripts/test.sh does)"
-    );
-}
-
-/// A `mount -t gluster-rs` mount with `-o options` (none if empty); unmounted on drop.
-fn rs_mount(vol: &TestVolume, options: &str) -> Mount {
-    let dir = tempdir("cachemnt");
-    let mut cmd = format!(
-        "mount -t gluster-rs {}:/{} {}",
-        vol.host,
-        vol.name,
-        dir.display()
-    );
-    if !options.is_empty() {
-        cmd.push_str(&format!(" -o {options}"));
-    }
-    let (ok, out, err) = try_sh(&cmd);
-    if !ok {
-        let _ = std::fs::remove_dir(&dir);
-        panic!("{cmd} failed\nstdout: {out}\nstderr: {err}");
-    }
-    Mount { dir }
-}
-
 /// Small deterministic generator (xorshift64*), so a failing run can be replayed.
 struct Rng(u64);
 
@@ -260,11 +233,11 @@ fn open_files_survive_unlink_and_rename_over() {
     helper_installed();
     let vol = TestVolume::new("cachea", "1x3");
     {
-        let m = rs_mount(&vol, "");
+        let m = vol.mount_rs("");
         files_survive_losing_their_name(&vol, &m, "default");
     }
     {
-        let m = rs_mount(&vol, "open-behind=off,write-behind=off");
+        let m = vol.mount_rs("open-behind=off,write-behind=off");
         files_survive_losing_their_name(&vol, &m, "off");
     }
 }
@@ -276,7 +249,7 @@ fn open_files_survive_unlink_and_rename_over() {
 fn other_clients_changes_show_after_the_timeout_and_own_writes_at_once() {
     helper_installed();
     let vol = TestVolume::new("cacheb", "1x3");
-    let rs = rs_mount(&vol, "");
+    let rs = vol.mount_rs("");
     let c = vol.mount_c_client();
 
     // Another client rewrites a small file (quick-read keeps its content): same size in place,
@@ -354,7 +327,7 @@ fn other_clients_changes_show_after_the_timeout_and_own_writes_at_once() {
     close(f).unwrap();
 
     // Another gluster-rs mount and the C client see the last content after the timeout.
-    let rs2 = rs_mount(&vol, "");
+    let rs2 = vol.mount_rs("");
     std::thread::sleep(PAST_TIMEOUT);
     assert!(std::fs::read(rs2.path("own")).unwrap() == want);
     assert!(std::fs::read(c.path("own")).unwrap() == want);
@@ -370,8 +343,8 @@ fn other_clients_changes_show_after_the_timeout_and_own_writes_at_once() {
 fn own_writes_show_in_stat_by_name_at_once() {
     helper_installed();
     let vol = TestVolume::new("cacheg", "1x3");
-    let rs = rs_mount(&vol, "");
-    let m0 = rs_mount(&vol, "entry-timeout=0");
+    let rs = vol.mount_rs("");
+    let m0 = vol.mount_rs("entry-timeout=0");
     let mut rng = Rng(0x5eed_0007);
 
     // After the entry, the attributes and replicate's eager lock have expired.
@@ -480,7 +453,7 @@ fn write_behind_reports_a_full_volume() {
     helper_installed();
     // Three replicas on one 64 MiB tmpfs: about 21 MiB of file data fits.
     let vol = tmpfs_volume("cachec", "1x3", "64M");
-    let rs = rs_mount(&vol, "");
+    let rs = vol.mount_rs("");
     let mut rng = Rng(0x5eed_0003);
 
     // Written and fsynced before the volume fills: must survive intact.
@@ -572,7 +545,7 @@ fn same_everywhere(vol: &TestVolume, c: &Mount, name: &str, want: &[u8]) {
 fn overlapping_writes_land_in_the_order_written() {
     helper_installed();
     let vol = TestVolume::new("cached", "1x3");
-    let rs = rs_mount(&vol, "");
+    let rs = vol.mount_rs("");
     let mut rng = Rng(0x5eed_0004);
 
     // Many small writes at random, overlapping offsets, checked now and then by reads that
@@ -648,7 +621,7 @@ fn overlapping_writes_land_in_the_order_written() {
 fn sync_and_append_writes_follow_writes_behind_on_other_fds() {
     helper_installed();
     let vol = TestVolume::new("cachee", "1x3");
-    let rs = rs_mount(&vol, "");
+    let rs = vol.mount_rs("");
     let mut rng = Rng(0x5eed_0005);
     let mut problems = Vec::new();
 
@@ -726,8 +699,8 @@ fn sync_and_append_writes_follow_writes_behind_on_other_fds() {
 fn locks_taken_on_open_behind_files_exclude_other_mounts() {
     helper_installed();
     let vol = TestVolume::new("cachef", "1x3");
-    let a = rs_mount(&vol, "");
-    let b = rs_mount(&vol, "");
+    let a = vol.mount_rs("");
+    let b = vol.mount_rs("");
     std::fs::write(a.path("lk"), b"lock me").unwrap();
     std::thread::sleep(PAST_TIMEOUT);
 
@@ -792,7 +765,7 @@ fn locks_taken_on_open_behind_files_exclude_other_mounts() {
 fn replicas_record_the_same_times() {
     helper_installed();
     let vol = TestVolume::new("cachet", "1x3");
-    let rs = rs_mount(&vol, "");
+    let rs = vol.mount_rs("");
     let c = vol.mount_c_client();
     std::fs::create_dir(rs.path("d")).unwrap();
     std::fs::write(rs.path("d/f"), b"first").unwrap();

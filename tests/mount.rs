@@ -10,37 +10,14 @@ use std::time::Duration;
 
 use common::*;
 
-/// A `mount -t gluster-rs` mount; unmounted on drop.
-fn mount_rs(vol: &TestVolume, options: &str) -> Mount {
-    let dir = tempdir("rsmnt");
-    let mut cmd = format!(
-        "mount -t gluster-rs {}:/{} {}",
-        vol.host,
-        vol.name,
-        dir.display()
-    );
-    if !options.is_empty() {
-        cmd.push_str(&format!(" -o {options}"));
-    }
-    sh(&cmd);
-    Mount { dir }
-}
-
 fn is_mounted(dir: &Path) -> bool {
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
     let d = dir.to_string_lossy();
     mounts.lines().any(|l| l.split(' ').nth(1) == Some(&d))
 }
 
-fn helper_installed() {
-    assert!(
-        Path::new("/sbin/mount.gluster-rs").exists(),
-        "/sbin/mount.gluster-rs is missing: run scripts/install-mount-helper.sh (scripts/test.sh does)"
-    );
-}
-
 fn posix_workout(vol: &TestVolume) {
-    let m = mount_rs(vol, "");
+    let m = vol.mount_rs("");
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
     assert!(
         mounts
@@ -183,8 +160,8 @@ fn posix_programs_on_a_distributed_replicated_volume() {
 fn locks_hold_across_mounts_and_against_the_c_client() {
     helper_installed();
     let vol = TestVolume::new("mntc", "1x3");
-    let a = mount_rs(&vol, "");
-    let b = mount_rs(&vol, "");
+    let a = vol.mount_rs("");
+    let b = vol.mount_rs("");
     let c = vol.mount_c_client();
     std::fs::write(a.path("lock"), b"x").unwrap();
     for (holder, other) in [(&a, &b), (&a, &c), (&c, &a)] {
@@ -333,7 +310,7 @@ fn kubernetes_option_string_and_fstab_line() {
 fn ten_thousand_small_files_in_one_directory() {
     helper_installed();
     let vol = TestVolume::new("mntf", "1x3");
-    let m = mount_rs(&vol, "");
+    let m = vol.mount_rs("");
     std::fs::create_dir(m.path("d")).unwrap();
     for i in 0..10_000 {
         std::fs::write(m.path(&format!("d/file-{i:05}")), format!("{i}\n")).unwrap();
@@ -398,7 +375,7 @@ fn daemons_for(mountpoint: &Path) -> Vec<u32> {
 fn auto_unmount_removes_the_mount_when_the_client_dies() {
     helper_installed();
     let vol = TestVolume::new("mntg", "1x1");
-    let m = mount_rs(&vol, "auto_unmount");
+    let m = vol.mount_rs("auto_unmount");
     std::fs::write(m.path("f"), b"x").unwrap();
     let pids = daemons_for(&m.dir);
     assert_eq!(
@@ -418,7 +395,7 @@ fn auto_unmount_removes_the_mount_when_the_client_dies() {
     }
     assert!(gone, "mount still present after the client died");
     // Without auto_unmount the mount stays (and reports ENOTCONN) until umount.
-    let m2 = mount_rs(&vol, "");
+    let m2 = vol.mount_rs("");
     let pids = daemons_for(&m2.dir);
     assert_eq!(pids.len(), 1);
     sh(&format!("kill -KILL {}", pids[0]));

@@ -108,6 +108,26 @@ impl TestVolume {
         )
     }
 
+    /// Mount with gluster-rs (`mount -t gluster-rs`, with `-o options` unless empty).
+    pub fn mount_rs(&self, options: &str) -> Mount {
+        let dir = tempdir("rsmnt");
+        let mut cmd = format!(
+            "mount -t gluster-rs {}:/{} {}",
+            self.host,
+            self.name,
+            dir.display()
+        );
+        if !options.is_empty() {
+            cmd.push_str(&format!(" -o {options}"));
+        }
+        let (ok, out, err) = try_sh(&cmd);
+        if !ok {
+            let _ = std::fs::remove_dir(&dir);
+            panic!("{cmd} failed\nstdout: {out}\nstderr: {err}");
+        }
+        Mount { dir }
+    }
+
     /// Mount with the GlusterFS C client.
     pub fn mount_c_client(&self) -> Mount {
         let dir = tempdir("cmnt");
@@ -169,6 +189,14 @@ impl Drop for TestVolume {
         let script = repo().join("scripts/dev-cluster");
         let _ = Command::new(script).args(["down", &self.name]).status();
     }
+}
+
+/// Fail early, saying how to fix it, when the mount helper `mount -t gluster-rs` runs is missing.
+pub fn helper_installed() {
+    assert!(
+        Path::new("/sbin/mount.gluster-rs").exists(),
+        "/sbin/mount.gluster-rs is missing: run scripts/install-mount-helper.sh (scripts/test.sh does)"
+    );
 }
 
 /// A mounted directory; unmounted (lazily if busy) and removed on drop.
