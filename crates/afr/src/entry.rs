@@ -123,18 +123,23 @@ where
     let ty = spec.ty;
     let up = inner.check_quorum_up()?;
     let lc = inner.lock_caller(c, &spec.owner);
-    let held = lock::lock(inner, &lc, spec.lockees.clone(), &up).await?;
+    let held = match crate::dirlock::enter(inner, c, &spec.lockees, &up).await {
+        Some(dir) => TxnLock::Dir(dir),
+        None => TxnLock::Own(lock::lock(inner, &lc, spec.lockees.clone(), &up).await?),
+    };
+    let locked = held.locked().to_vec();
     let quorum_on = inner.opts.quorum.enabled();
-    if !held.locked.iter().any(|&l| l) || (quorum_on && !inner.quorum_met(&held.locked)) {
+    if !locked.iter().any(|&l| l) || (quorum_on && !inner.quorum_met(&locked)) {
+        let error = held.error();
         held.unlock(inner).await;
-        return Err(held.error.clone().unwrap_or_else(|| {
+        return Err(error.unwrap_or_else(|| {
             FopError::NotConnected(format!("{}: could not lock a quorum of bricks", inner.name))
         }));
     }
     // Pre-op, unless every brick is locked and the change log is optimistic.
-    let all_locked = held.locked.iter().all(|&l| l);
+    let all_locked = locked.iter().all(|&l| l);
     let dirtied = !(inner.opts.optimistic_change_log && all_locked);
-    let mut pre_op = held.locked.clone();
+    let mut pre_op = locked.clone();
     if dirtied {
         for g in &spec.changelog_on {
             let r = xattrop(
@@ -310,6 +315,45 @@ where
                 .filter_map(|r| r.as_ref().and_then(|x| x.as_ref().err())),
         )
         .unwrap_or(FopError::Errno(libc::EIO))),
+    }
+}
+
+/// The locks a transaction runs under: its own, or a directory lock held across transactions.
+enum TxnLock {
+    Own(lock::Held),
+    Dir(crate::dirlock::Guard),
+}
+
+impl TxnLock {
+    fn locked(&self) -> &[bool] {
+        match self {
+            TxnLock::Own(h) => &h.locked,
+            TxnLock::Dir(g) => &g.locked,
+        }
+    }
+
+    fn error(&self) -> Option<FopError> {
+        match self {
+            TxnLock::Own(h) => h.error.clone(),
+            TxnLock::Dir(_) => None,
+        }
+    }
+
+    /// Release after a transaction that did not go cleanly everywhere.
+    async fn unlock(self, inner: &Inner) {
+        match self {
+            TxnLock::Own(h) => h.unlock(inner).await,
+            TxnLock::Dir(g) => g.spoil(),
+        }
+    }
+
+    /// Release after a clean transaction: in the background, or not at all for a directory lock
+    /// (it stays for the next entry operation in the directory).
+    fn unlock_behind(self, inner: &Arc<Inner>) {
+        match self {
+            TxnLock::Own(h) => h.unlock_behind(inner),
+            TxnLock::Dir(g) => drop(g),
+        }
     }
 }
 

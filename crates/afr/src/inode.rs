@@ -584,6 +584,36 @@ pub async fn begin(inner: &Arc<Inner>, ctx: &Arc<InodeCtx>, c: &Caller) -> fop::
     }
 }
 
+/// Start taking the inode's eager lock and pre-op in the background when no epoch exists, for
+/// writes expected soon ([`fop::Subvolume::prepare_write`]): the first write then finds it held or
+/// on its way. Nobody joining, it is released after `post-op-delay` like any idle epoch; a flush
+/// meanwhile releases it as soon as it is installed.
+pub fn prepare(inner: &Arc<Inner>, ctx: &Arc<InodeCtx>, c: &Caller) {
+    if !inner.opts.eager_lock || inner.check_quorum_up().is_err() {
+        return;
+    }
+    let id = {
+        let mut st = ctx.lock();
+        if !matches!(st.epoch, EpochState::None) {
+            return;
+        }
+        st.epoch = EpochState::Acquiring;
+        st.contended = false;
+        InodeCtx::next_id(&mut st)
+    };
+    let (inner2, ctx2, c2) = (inner.clone(), ctx.clone(), c.clone());
+    let spawned = tokio::runtime::Handle::try_current().map(|h| {
+        h.spawn(async move {
+            if let Err(e) = acquire(&inner2, &ctx2, &c2, id).await {
+                tracing::debug!(afr = %inner2.name, gfid = %ctx2.gfid, error = %e, "eager lock ahead of writes failed");
+            }
+        })
+    });
+    if spawned.is_err() {
+        ctx.lock().epoch = EpochState::None;
+    }
+}
+
 /// Lock + pre-op for a new epoch; installs it (with no users) or resets the state on failure.
 async fn acquire(inner: &Arc<Inner>, ctx: &Arc<InodeCtx>, c: &Caller, id: u64) -> fop::Result<()> {
     let r = acquire_inner(inner, ctx, c, id).await;
@@ -788,6 +818,7 @@ async fn release_epoch(inner: Arc<Inner>, ctx: Arc<InodeCtx>, id: u64) {
         caller,
         locked,
         error: None,
+        waited: false,
     };
     // The markers are final: whoever waits for this epoch (flush, close, the next writer) goes on
     // now and the unlock finishes in the background, one round trip less on every close.
@@ -827,6 +858,16 @@ pub async fn settle(inner: &Arc<Inner>, ctx: &Arc<InodeCtx>) -> fop::Result<()> 
             return Ok(());
         }
     }
+}
+
+/// Close the inode's epoch and wait until every write of it has been answered by every brick it
+/// went to, but not for the post-op and unlock that follow in the background (flush: the data is
+/// on the bricks; AFR's flush, behind write-behind's flush-behind, does not wait for them either).
+/// The next epoch of the inode waits for this one's release in [`begin`], and release waits for it
+/// in [`settle`].
+pub async fn settle_writes(inner: &Arc<Inner>, ctx: &Arc<InodeCtx>) -> fop::Result<()> {
+    request_release(inner, ctx);
+    drain(inner, ctx).await
 }
 
 /// Wait until no write of the inode is in flight.

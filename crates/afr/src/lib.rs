@@ -69,6 +69,7 @@
 
 pub mod changelog;
 mod changelog_io;
+mod dirlock;
 mod entry;
 mod inode;
 mod lock;
@@ -158,6 +159,9 @@ pub struct AfrOptions {
     /// `quorum-lookups` (ours, default on): with quorum on and every brick up, look up on all
     /// bricks but one and ask the last only when the answers disagree or carry markers.
     pub quorum_lookups: bool,
+    /// `eager-entry-lock` (ours, default on): a directory with one entry operation after the
+    /// other keeps a whole-directory entry lock across them ([`dirlock`]).
+    pub eager_entry_lock: bool,
     /// Client-side self-heal: told after each lookup which inode needs which heal (see
     /// [`selfheal`]); `None` heals nothing from the client.
     pub heal_trigger: Option<Arc<dyn HealTrigger>>,
@@ -182,6 +186,7 @@ impl AfrOptions {
             wait_timeout: Duration::from_secs(300),
             max_background: 1024,
             quorum_lookups: true,
+            eager_entry_lock: true,
             heal_trigger: None,
         }
     }
@@ -207,6 +212,7 @@ pub(crate) struct Inner {
     pub opts: AfrOptions,
     pub inodes: Mutex<HashMap<Gfid, Arc<InodeCtx>>>,
     pub owner_seq: AtomicU64,
+    pub dir_locks: dirlock::DirLocks,
 }
 
 /// Most inode contexts kept without open fds or locks before idle ones are dropped.
@@ -241,6 +247,7 @@ impl Afr {
             opts,
             inodes: Mutex::new(HashMap::new()),
             owner_seq: AtomicU64::new(1),
+            dir_locks: dirlock::DirLocks::default(),
         });
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             for (i, st) in inner.states.iter().enumerate() {
@@ -279,8 +286,15 @@ impl Afr {
     /// Handle a callback a brick sent on child `child`'s connection (decoded with
     /// `proto::callback::Callback::decode`). An `INODELK_CONTENTION` in this translator's domain
     /// ends the eager lock of that inode as soon as its running writes are done, so the other
-    /// client gets the lock. Other callbacks are ignored here.
+    /// client gets the lock; an `ENTRYLK_CONTENTION` on a directory lock of ours gives it back
+    /// after the running entry operation ([`dirlock`]). Other callbacks are ignored here.
     pub fn handle_callback(&self, child: usize, cb: &proto::callback::Callback) {
+        if let proto::callback::Callback::EntrylkContention(req) = cb {
+            if req.domain == self.inner.name {
+                tracing::debug!(afr = %self.inner.name, child, dir = %req.gfid, "entry lock contention");
+                dirlock::contended(&self.inner, &req.gfid, &req.name);
+            }
+        }
         if let proto::callback::Callback::InodelkContention(req) = cb {
             if req.domain == self.inner.name {
                 tracing::debug!(afr = %self.inner.name, child, gfid = %req.gfid, "lock contention");
@@ -312,7 +326,10 @@ impl Afr {
                     continue;
                 }
                 match proto::callback::Callback::decode(call.header.proc_num, call.args) {
-                    Ok(cb) => Afr { inner }.handle_callback(child, &cb),
+                    Ok(cb) => {
+                        tracing::trace!(child, ?cb, "callback");
+                        Afr { inner }.handle_callback(child, &cb)
+                    }
                     Err(e) => tracing::debug!(child, error = %e, "undecodable callback"),
                 }
             }

@@ -93,6 +93,8 @@ pub struct Held {
     pub locked: Vec<bool>,
     /// The errno of a refusal, when some brick refused.
     pub error: Option<FopError>,
+    /// Another lock was in the way: taken in the blocking phase, after waiting for it.
+    pub waited: bool,
 }
 
 impl Held {
@@ -171,6 +173,7 @@ pub async fn lock(
             lockees,
             caller: c.clone(),
             error: None,
+            waited: false,
         });
     }
     let contended = results
@@ -206,6 +209,7 @@ pub async fn lock(
             lockees,
             caller: c.clone(),
             error: first_err,
+            waited: false,
         });
     }
     // Phase 2: blocking, brick after brick in order.
@@ -245,5 +249,6 @@ pub async fn lock(
         lockees,
         caller: c.clone(),
         error,
+        waited: true,
     })
 }

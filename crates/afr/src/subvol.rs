@@ -504,6 +504,14 @@ impl Subvolume for Afr {
         Ok(self.make_fd(gfid, flags, children, false))
     }
 
+    fn prepare_write(&self, c: &Caller, fd: &Fd) {
+        if let Ok(afd) = afr_fd(fd) {
+            if !afd.shared.is_dir {
+                inode::prepare(self.inner(), &afd.ctx, c);
+            }
+        }
+    }
+
     async fn open(&self, c: &Caller, loc: &Loc, flags: i32) -> fop::Result<Fd> {
         let inner = self.inner();
         let trunc = flags & libc::O_TRUNC != 0;

@@ -472,12 +472,15 @@ pub async fn fsync(inner: &Arc<Inner>, c: &Caller, fd: &Fd, datasync: bool) -> f
     Ok(())
 }
 
-/// flush (close): finish the eager lock (post-op, unlock) after every background write, then
-/// flush on every brick (afr_flush: `afr_delayed_changelog_wake_resume`).
+/// flush (close): every background write answered by every brick, then flush on every brick.
+/// The eager lock is closed and its post-op and unlock run behind (release waits for them): what
+/// close promises is the data on all reachable bricks, which the markers do not change. GlusterFS
+/// also returns close before the post-op (write-behind's flush-behind sends AFR's flush, which
+/// wakes the delayed post-op, in the background).
 pub async fn flush(inner: &Arc<Inner>, c: &Caller, fd: &Fd) -> fop::Result<()> {
     let afd = afr_fd(fd)?;
     let ctx = afd.ctx.clone();
-    let settled = inode::settle(inner, &ctx).await;
+    let settled = inode::settle_writes(inner, &ctx).await;
     let opened = afd.shared.opened();
     let wait = inner.opts.wait_timeout;
     let futs = (0..inner.n()).map(|i| {

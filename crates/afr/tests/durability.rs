@@ -7,39 +7,8 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use bytes::Bytes;
 use common::*;
-
-/// Calls per fop summed over the bricks since the last `profile info clear` (the "Cumulative
-/// Stats" sections of `gluster volume profile VOL info cumulative`; rows end with the call count
-/// and the fop name).
-fn profile_counts(vol: &str) -> BTreeMap<String, u64> {
-    let out = gluster(&["volume", "profile", vol, "info", "cumulative"]);
-    let mut counts = BTreeMap::new();
-    for line in out.lines() {
-        let cols: Vec<&str> = line.split_whitespace().collect();
-        if cols.len() < 6 || !cols[0].chars().all(|c| c.is_ascii_digit() || c == '.') {
-            continue;
-        }
-        let (Some(fop), Some(n)) = (cols.last(), cols.get(cols.len() - 2)) else {
-            continue;
-        };
-        if let Ok(n) = n.parse::<u64>() {
-            *counts.entry(fop.to_string()).or_insert(0) += n;
-        }
-    }
-    counts
-}
-
-fn clear_profile(vol: &str) {
-    gluster(&["volume", "profile", vol, "info", "clear"]);
-}
-
-fn count(c: &BTreeMap<String, u64>, fop: &str) -> u64 {
-    c.get(fop).copied().unwrap_or(0)
-}
 
 /// Creating small files (create, one write at the end of file, close) sends no FSYNC; an
 /// overwrite does (one per brick at close), unless through an O_DSYNC fd.

@@ -653,6 +653,14 @@ impl Subvolume for Dht {
         Ok(Fd::new(gfid, flags, FileFd { subvol: i, inner }))
     }
 
+    fn prepare_write(&self, c: &Caller, fd: &Fd) {
+        if let Ok(f) = fd.ctx::<FileFd>() {
+            if let Ok(sv) = self.sv(f.subvol) {
+                sv.prepare_write(c, &f.inner);
+            }
+        }
+    }
+
     async fn open(&self, c: &Caller, loc: &Loc, flags: i32) -> Result<Fd> {
         let i = self.file_subvol(c, loc.gfid).await?;
         let inner = self.sv(i)?.open(c, loc, flags).await?;

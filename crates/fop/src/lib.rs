@@ -345,6 +345,12 @@ pub trait Subvolume: Send + Sync {
         let _ = (gfid, flags);
         Err(FopError::Errno(libc::ENOTSUP))
     }
+    /// A hint that writes through `fd` are about to come (a file just created for writing): a
+    /// layer may start what the first write needs (AFR: the eager lock and pre-op) now, in the
+    /// background. Never required for correctness; the default does nothing.
+    fn prepare_write(&self, c: &Caller, fd: &Fd) {
+        let _ = (c, fd);
+    }
     async fn opendir(&self, c: &Caller, loc: &Loc) -> Result<Fd>;
     /// Entries after `offset` (0 = from the start), about `size` bytes of them; empty = end.
     async fn readdirp(

@@ -102,6 +102,8 @@ struct OpenFile {
     anon: AtomicBool,
     /// Something was written through this handle.
     wrote: AtomicBool,
+    /// The handle of a file this mount created (CREATE).
+    created: AtomicBool,
     /// Serialises turning the anonymous fd into a real one.
     upgrade: tokio::sync::Mutex<()>,
     /// Reads that went to the bricks through the anonymous fd (each makes a brick open and close
@@ -120,6 +122,7 @@ impl OpenFile {
             fd: Mutex::new(fd),
             anon: AtomicBool::new(false),
             wrote: AtomicBool::new(false),
+            created: AtomicBool::new(false),
             upgrade: tokio::sync::Mutex::new(()),
             anon_reads: AtomicU32::new(0),
             ino,
@@ -168,7 +171,13 @@ pub(crate) struct Core {
     md: MdCache,
     /// Writes acknowledged before they reach the volume (`write-behind`), when on.
     wb: Option<WriteBehind>,
+    /// How many files created in a row were written before they were closed: from
+    /// [`WRITES_AFTER_CREATE`] on, a new file's first write is prepared at create.
+    create_writes: AtomicU32,
 }
+
+/// Created files written in a row before [`Core::create`] prepares the next one's first write.
+const WRITES_AFTER_CREATE: u32 = 2;
 
 /// Decrements the in-flight counter when a task ends.
 struct InFlight<'a>(&'a AtomicUsize);
@@ -245,6 +254,7 @@ impl Core {
             wb: opts
                 .write_behind
                 .then(|| WriteBehind::new(WRITE_BEHIND_WINDOW, WRITE_BEHIND_TOTAL)),
+            create_writes: AtomicU32::new(0),
         }
     }
 
@@ -874,7 +884,7 @@ impl Core {
                             None,
                         ),
                     };
-                    let fh = self.add_file(of);
+                    let fh = self.add_created(of, &c);
                     return Ok((attr, fh, self.open_reply_flags(false)));
                 }
                 // Someone else created it meanwhile: CREATE without O_EXCL opens theirs.
@@ -895,8 +905,35 @@ impl Core {
                 return Err(errno);
             }
         };
-        let fh = self.add_file(OpenFile::new(fd, attr.ino.0, None));
+        let fh = self.add_created(OpenFile::new(fd, attr.ino.0, None), &c);
         Ok((attr, fh, self.open_reply_flags(false)))
+    }
+
+    /// Register the handle of a new file; when the files created before were written, let the
+    /// volume prepare the first write now (AFR takes its eager lock while the kernel and the
+    /// application get to the write).
+    fn add_created(&self, of: OpenFile, c: &Caller) -> u64 {
+        of.created.store(true, Ordering::Relaxed);
+        if of.flags & libc::O_ACCMODE != libc::O_RDONLY
+            && self.create_writes.load(Ordering::Relaxed) >= WRITES_AFTER_CREATE
+        {
+            self.vol.prepare_write(c, &of.fd());
+        }
+        self.add_file(of)
+    }
+
+    /// A created file's handle closes: count whether it was written.
+    fn note_created_closed(&self, of: &OpenFile) {
+        if !of.created.load(Ordering::Relaxed) {
+            return;
+        }
+        if of.wrote.load(Ordering::Acquire) {
+            let n = self.create_writes.load(Ordering::Relaxed);
+            self.create_writes
+                .store(n.saturating_add(1).min(16), Ordering::Relaxed);
+        } else {
+            self.create_writes.store(0, Ordering::Relaxed);
+        }
     }
 
     async fn read(
@@ -1831,6 +1868,7 @@ impl Filesystem for GlusterFs {
         let of = self.core.take_file(fh.0);
         reply.ok();
         if let Some(of) = of {
+            self.core.note_created_closed(&of);
             self.spawn("release", move |c| async move {
                 c.wb_drain(&of.gfid).await;
                 c.vol.release(&of.fd()).await;

@@ -110,6 +110,8 @@ pub fn build_node(
             aopts.ensure_durability = r.bool_option_or("ensure-durability", true).map_err(bad)?;
             // Ours (no GlusterFS key): set with `-o xlator-option=replicate.quorum-lookups=off`.
             aopts.quorum_lookups = r.bool_option_or("quorum-lookups", true).map_err(bad)?;
+            // Ours too: `-o xlator-option=replicate.eager-entry-lock=off`.
+            aopts.eager_entry_lock = r.bool_option_or("eager-entry-lock", true).map_err(bad)?;
             aopts.granular_entry_heal = r
                 .bool_option_or("granular-entry-heal", false)
                 .map_err(bad)?;

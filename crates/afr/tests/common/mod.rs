@@ -405,3 +405,32 @@ pub fn assert_identical(bricks: &[PathBuf], rel: &str) -> Vec<u8> {
     }
     first
 }
+
+/// Calls per fop summed over the bricks since the last `profile info clear` (the "Cumulative
+/// Stats" sections of `gluster volume profile VOL info cumulative`; rows end with the call count
+/// and the fop name).
+pub fn profile_counts(vol: &str) -> BTreeMap<String, u64> {
+    let out = gluster(&["volume", "profile", vol, "info", "cumulative"]);
+    let mut counts = BTreeMap::new();
+    for line in out.lines() {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        if cols.len() < 6 || !cols[0].chars().all(|c| c.is_ascii_digit() || c == '.') {
+            continue;
+        }
+        let (Some(fop), Some(n)) = (cols.last(), cols.get(cols.len() - 2)) else {
+            continue;
+        };
+        if let Ok(n) = n.parse::<u64>() {
+            *counts.entry(fop.to_string()).or_insert(0) += n;
+        }
+    }
+    counts
+}
+
+pub fn clear_profile(vol: &str) {
+    gluster(&["volume", "profile", vol, "info", "clear"]);
+}
+
+pub fn count(c: &BTreeMap<String, u64>, fop: &str) -> u64 {
+    c.get(fop).copied().unwrap_or(0)
+}
