@@ -16,6 +16,18 @@ use crate::{final_error, timeout_err, Inner};
 /// Per-brick lookup answers.
 pub struct Replies {
     pub replies: Vec<Option<fop::Result<Lookup>>>,
+    /// The one brick asked for quick-read's content, when it was asked for.
+    pub content_from: Option<usize>,
+}
+
+/// quick-read's content is asked of one brick only (each brick asked opens and reads the file):
+/// `x` for that brick, and `x` without the content key for the others.
+fn content_split(x: &Dict) -> Option<Dict> {
+    x.contains_key(CONTENT_KEY).then(|| {
+        let mut bare = x.clone();
+        bare.remove(CONTENT_KEY);
+        bare
+    })
 }
 
 /// `xdata` with the markers asked for too.
@@ -43,18 +55,24 @@ async fn lookup_child(
 }
 
 /// Lookups in parallel on the bricks `ask` picks (`x` already asks for the markers); `None` for
-/// the others.
+/// the others. With `bare` (see [`content_split`]), only brick `content_from` gets `x`.
 async fn lookup_on(
     inner: &Inner,
     c: &Caller,
     loc: &Loc,
     x: &Dict,
+    bare: Option<&Dict>,
+    content_from: Option<usize>,
     ask: impl Fn(usize) -> bool,
 ) -> Vec<Option<fop::Result<Lookup>>> {
     let ask = &ask;
     join_all((0..inner.n()).map(|i| async move {
+        let d = match bare {
+            Some(b) if content_from != Some(i) => b,
+            _ => x,
+        };
         if ask(i) {
-            lookup_child(inner, i, c, loc, x).await
+            lookup_child(inner, i, c, loc, d).await
         } else {
             None
         }
@@ -65,8 +83,18 @@ async fn lookup_on(
 /// Lookup on every connected brick, asking for the markers too.
 pub async fn lookup_all(inner: &Inner, c: &Caller, loc: &Loc, xdata: &Dict) -> Replies {
     let x = with_markers(inner, xdata);
+    let bare = content_split(&x);
+    let n = inner.n().max(1);
+    let start = inner.lookup_rotor.load(Ordering::Relaxed) as usize;
+    let content_from = bare
+        .as_ref()
+        .and_then(|_| (0..n).map(|k| (start + k) % n).find(|&i| inner.is_up(i)));
     Replies {
-        replies: lookup_on(inner, c, loc, &x, |i| inner.is_up(i)).await,
+        replies: lookup_on(inner, c, loc, &x, bare.as_ref(), content_from, |i| {
+            inner.is_up(i)
+        })
+        .await,
+        content_from,
     }
 }
 
@@ -87,16 +115,33 @@ async fn lookup_quorum(inner: &Arc<Inner>, c: &Caller, loc: &Loc, xdata: &Dict) 
     }
     let skip = (inner.lookup_rotor.fetch_add(1, Ordering::Relaxed) as usize) % n;
     let x = with_markers(inner, xdata);
-    let mut replies = lookup_on(inner, c, loc, &x, |i| i != skip).await;
+    let bare = content_split(&x);
+    let content_from = bare.as_ref().map(|_| (skip + 1) % n);
+    let mut replies = lookup_on(inner, c, loc, &x, bare.as_ref(), content_from, |i| {
+        i != skip
+    })
+    .await;
     let answered: Vec<bool> = replies.iter().map(Option::is_some).collect();
     if settled_early(&replies, &inner.opts.pending_keys) && inner.quorum_met(&answered) {
-        return (Replies { replies }, false);
+        return (
+            Replies {
+                replies,
+                content_from,
+            },
+            false,
+        );
     }
-    let last = lookup_child(inner, skip, c, loc, &x).await;
+    let last = lookup_child(inner, skip, c, loc, bare.as_ref().unwrap_or(&x)).await;
     if let Some(slot) = replies.get_mut(skip) {
         *slot = last;
     }
-    (Replies { replies }, true)
+    (
+        Replies {
+            replies,
+            content_from,
+        },
+        true,
+    )
 }
 
 /// Whether the answers in hand settle a lookup whatever the missing one says, given that writes
@@ -205,9 +250,11 @@ pub fn interpret(inner: &Arc<Inner>, replies: &Replies) -> fop::Result<(usize, R
                 && readable.metadata.get(i).copied().unwrap_or(false)
         })
         .collect();
-    let pick = read_order(&gfid, &cand)
-        .first()
-        .copied()
+    // The brick that sent quick-read's content, if it is a good copy: its answer is as current
+    // as any other's and carries the content.
+    let with_content = replies.content_from.filter(|&i| cand.get(i) == Some(&true));
+    let pick = with_content
+        .or_else(|| read_order(&gfid, &cand).first().copied())
         .or_else(|| read_order(&gfid, &same).first().copied())
         .ok_or(FopError::Errno(libc::EIO))?;
     Ok((pick, readable))
@@ -450,6 +497,21 @@ mod tests {
 
     const FILE: u32 = 0o100644;
     const DIR: u32 = 0o040755;
+
+    #[test]
+    fn quick_read_content_is_asked_of_one_brick() {
+        let mut x = Dict::new();
+        x.set_u64("trusted.afr.v-client-0", 12);
+        assert!(
+            content_split(&x).is_none(),
+            "no content asked: one dict for all"
+        );
+        x.set_u64(CONTENT_KEY, 65536);
+        let bare = content_split(&x).expect("a dict without the content key");
+        assert!(!bare.contains_key(CONTENT_KEY));
+        assert!(bare.contains_key("trusted.afr.v-client-0"));
+        assert!(x.contains_key(CONTENT_KEY));
+    }
 
     #[test]
     fn agreeing_clean_answers_settle_early() {

@@ -647,6 +647,17 @@ impl Subvolume for Afr {
         size: u32,
         xdata: &Dict,
     ) -> fop::Result<Vec<DirEntry>> {
+        Ok(self.readdirp_eof(c, fd, offset, size, xdata).await?.0)
+    }
+
+    async fn readdirp_eof(
+        &self,
+        c: &Caller,
+        fd: &Fd,
+        offset: u64,
+        size: u32,
+        xdata: &Dict,
+    ) -> fop::Result<(Vec<DirEntry>, bool)> {
         let afd = afr_fd(fd)?;
         let inner = self.inner();
         let fixed = afd.shared.readdir_child.lock().ok().and_then(|g| *g);
@@ -661,7 +672,7 @@ impl Subvolume for Afr {
             let r = tokio::time::timeout(
                 wait,
                 with_child_fd(inner, c, fd.gfid, &afd.shared, i, |sub, cfd| async move {
-                    sub.readdirp(c, &cfd, offset, size, xdata).await
+                    sub.readdirp_eof(c, &cfd, offset, size, xdata).await
                 }),
             )
             .await

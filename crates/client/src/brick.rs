@@ -858,6 +858,17 @@ impl Subvolume for BrickClient {
         size: u32,
         xdata: &Dict,
     ) -> Result<Vec<DirEntry>> {
+        Ok(self.readdirp_eof(c, fd, offset, size, xdata).await?.0)
+    }
+
+    async fn readdirp_eof(
+        &self,
+        c: &Caller,
+        fd: &Fd,
+        offset: u64,
+        size: u32,
+        xdata: &Dict,
+    ) -> Result<(Vec<DirEntry>, bool)> {
         let r = self
             .call(
                 c,
@@ -871,7 +882,10 @@ impl Subvolume for BrickClient {
                 },
             )
             .await?;
-        Ok(r.entries
+        // posix_do_readdir: "pick ENOENT to indicate EOF" (op_ret is the entry count).
+        let eof = r.entries.is_empty() || r.op_errno == libc::ENOENT;
+        let entries = r
+            .entries
             .into_iter()
             .map(|e| {
                 let has_stat = !e.stat.gfid.is_null();
@@ -883,7 +897,8 @@ impl Subvolume for BrickClient {
                     xdata: e.dict.unwrap_or_default(),
                 }
             })
-            .collect())
+            .collect();
+        Ok((entries, eof))
     }
 
     async fn releasedir(&self, fd: &Fd) {

@@ -513,7 +513,7 @@ pub(crate) async fn readdirp(
     offset: u64,
     size: u32,
     xdata: &Dict,
-) -> Result<Vec<DirEntry>> {
+) -> Result<(Vec<DirEntry>, bool)> {
     let d = fd.ctx::<DirFd>()?;
     let n = dht.subvols.len();
     let (mut idx, mut brick_off) = if offset == 0 {
@@ -531,14 +531,14 @@ pub(crate) async fn readdirp(
             brick_off = 0;
             continue;
         };
-        let entries = match s.readdirp(c, sfd, brick_off, size, &req).await {
+        let (entries, sub_eof) = match s.readdirp_eof(c, sfd, brick_off, size, &req).await {
             Ok(e) => e,
             Err(e) if idx > 0 && e.is(libc::ENOTCONN) => {
                 tracing::warn!(
                     subvol = s.name(),
                     "subvolume down: its entries are missing from this listing"
                 );
-                Vec::new()
+                (Vec::new(), true)
             }
             Err(e) => return Err(e),
         };
@@ -547,6 +547,8 @@ pub(crate) async fn readdirp(
             brick_off = 0;
             continue;
         }
+        // The listing ends with this batch when it ends the last subvolume's directory.
+        let eof = sub_eof && idx + 1 == n;
         let mut out = Vec::with_capacity(entries.len());
         for mut e in entries {
             let Some(off) = encode_off(e.offset, idx, n) else {
@@ -571,11 +573,15 @@ pub(crate) async fn readdirp(
             out.push(e);
         }
         if !out.is_empty() {
-            return Ok(out);
+            return Ok((out, eof));
         }
-        // Everything in this batch was filtered: continue after it.
+        // Everything in this batch was filtered: continue after it (or with the next subvolume).
+        if sub_eof {
+            idx += 1;
+            brick_off = 0;
+        }
     }
-    Ok(Vec::new())
+    Ok((Vec::new(), true))
 }
 
 #[cfg(test)]

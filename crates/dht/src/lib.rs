@@ -709,6 +709,17 @@ impl Subvolume for Dht {
         size: u32,
         xdata: &Dict,
     ) -> Result<Vec<DirEntry>> {
+        Ok(dir::readdirp(self, c, fd, offset, size, xdata).await?.0)
+    }
+
+    async fn readdirp_eof(
+        &self,
+        c: &Caller,
+        fd: &Fd,
+        offset: u64,
+        size: u32,
+        xdata: &Dict,
+    ) -> Result<(Vec<DirEntry>, bool)> {
         dir::readdirp(self, c, fd, offset, size, xdata).await
     }
 

@@ -361,6 +361,22 @@ pub trait Subvolume: Send + Sync {
         size: u32,
         xdata: &Dict,
     ) -> Result<Vec<DirEntry>>;
+    /// [`Subvolume::readdirp`], also saying whether these entries end the directory, which
+    /// spares the caller the call that would return nothing (a brick says so with op_errno ENOENT
+    /// on success: posix_do_readdir "pick ENOENT to indicate EOF"). The default knows the end
+    /// only from an empty answer.
+    async fn readdirp_eof(
+        &self,
+        c: &Caller,
+        fd: &Fd,
+        offset: u64,
+        size: u32,
+        xdata: &Dict,
+    ) -> Result<(Vec<DirEntry>, bool)> {
+        let entries = self.readdirp(c, fd, offset, size, xdata).await?;
+        let eof = entries.is_empty();
+        Ok((entries, eof))
+    }
     async fn releasedir(&self, fd: &Fd);
     async fn statfs(&self, c: &Caller, loc: &Loc) -> Result<Statfs>;
     async fn setxattr(&self, c: &Caller, loc: &Loc, xattrs: &Dict, flags: i32) -> Result<()>;

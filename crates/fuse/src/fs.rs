@@ -111,11 +111,11 @@ struct OpenFile {
     anon_reads: AtomicU32,
     ino: u64,
     /// Directory read-ahead, for directories.
-    dir: Option<tokio::sync::Mutex<DirStream>>,
+    dir: Option<Arc<tokio::sync::Mutex<DirStream>>>,
 }
 
 impl OpenFile {
-    fn new(fd: Fd, ino: u64, dir: Option<tokio::sync::Mutex<DirStream>>) -> Self {
+    fn new(fd: Fd, ino: u64, dir: Option<Arc<tokio::sync::Mutex<DirStream>>>) -> Self {
         Self {
             gfid: fd.gfid,
             flags: fd.flags,
@@ -1052,11 +1052,24 @@ impl Core {
             .opendir(&self.caller(&id), &Loc::gfid(gfid))
             .await
             .map_err(|e| inode_errno(e.errno()))?;
-        Ok(self.add_file(OpenFile::new(
-            fd,
-            ino,
-            Some(tokio::sync::Mutex::new(DirStream::default())),
-        )))
+        // readdir-ahead: the first batch is asked for now, while the kernel gets the reply and
+        // sends READDIR(PLUS); that request waits for the batch on the stream's lock.
+        let stream = Arc::new(tokio::sync::Mutex::new(DirStream::default()));
+        if let Ok(mut ds) = stream.clone().try_lock_owned() {
+            let (vol, fd, c) = (self.vol.clone(), fd.clone(), self.caller(&id));
+            self.rt.spawn(async move {
+                if let Ok((entries, eof)) = vol
+                    .readdirp_eof(&c, &fd, 0, READDIR_CHUNK, &Dict::new())
+                    .await
+                {
+                    ds.eof = eof;
+                    ds.entries = entries.into();
+                    ds.pos = 0;
+                    ds.filled = true;
+                }
+            });
+        }
+        Ok(self.add_file(OpenFile::new(fd, ino, Some(stream))))
     }
 
     /// The attributes of a directory entry for a readdir(plus) reply, linking it when `plus`.
@@ -1151,11 +1164,11 @@ impl Core {
         if !buffered {
             match self
                 .vol
-                .readdirp(&c, &of.fd(), offset, READDIR_CHUNK, &Dict::new())
+                .readdirp_eof(&c, &of.fd(), offset, READDIR_CHUNK, &Dict::new())
                 .await
             {
-                Ok(entries) => {
-                    ds.eof = entries.is_empty();
+                Ok((entries, eof)) => {
+                    ds.eof = eof;
                     ds.entries = entries.into();
                     ds.pos = offset;
                     ds.filled = true;
