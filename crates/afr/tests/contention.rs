@@ -195,15 +195,8 @@ fn streaming_client_yields_to_c_client_dd() {
         return;
     }
     let v = TestVolume::up("lk-cdd", "1x3");
-    let mnt = format!("/mnt/{}", v.name);
-    std::fs::create_dir_all(&mnt).unwrap();
-    run(Command::new("timeout").arg("60").args([
-        "mount",
-        "-t",
-        "glusterfs",
-        &format!("{HOST}:/{}", v.name),
-        &mnt,
-    ]));
+    let cmount = CMount::new(&v.name, "c");
+    let mnt = cmount.path().display().to_string();
     let rt = runtime();
     let vol = rt.block_on(connect(&v.name, true));
     let model = Arc::new(Mutex::new(Model::new()));
@@ -286,7 +279,7 @@ fn streaming_client_yields_to_c_client_dd() {
          in its last {LATE:?}), {} in all",
         written.len()
     );
-    run(Command::new("umount").arg(&mnt));
+    drop(cmount);
     let _ = std::fs::remove_dir_all(&src);
     {
         let mut m = model.lock().unwrap();

@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -94,49 +92,18 @@ fn a_busy_directory_needs_no_lock_per_entry() {
     assert_eq!(v.heal_info_entries(), 0);
 }
 
-/// A C-client mount of the volume, unmounted on drop (also when the test fails).
-struct CMount(PathBuf);
-
-impl CMount {
-    fn new(volume: &str) -> CMount {
-        let dir = PathBuf::from(format!("/mnt/{volume}-c"));
-        std::fs::create_dir_all(&dir).unwrap();
-        run(Command::new("timeout").arg("60").args([
-            "mount",
-            "-t",
-            "glusterfs",
-            &format!("{HOST}:/{volume}"),
-            dir.to_str().unwrap_or_default(),
-        ]));
-        CMount(dir)
-    }
-}
-
-impl Drop for CMount {
-    fn drop(&mut self) {
-        let ok = Command::new("umount")
-            .arg(&self.0)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-        }
-        let _ = std::fs::remove_dir(&self.0);
-    }
-}
-
 #[test]
 fn the_c_client_gets_its_turn_in_a_shared_directory() {
     if skip() {
         return;
     }
     let v = TestVolume::up("lk-dirc", "1x3");
-    let c = CMount::new(&v.name);
+    let c = CMount::new(&v.name, "c");
     let rt = runtime();
     let vol = rt.block_on(connect(&v.name, true));
     let top = vol.top.clone();
     // The C client creates files in the same directory all along.
-    let cdir = c.0.clone();
+    let cdir = c.path().to_path_buf();
     let cwriter = std::thread::spawn(move || {
         for i in 0..FILES {
             std::fs::write(

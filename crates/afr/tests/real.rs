@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -527,15 +526,8 @@ fn gluster_rs_beside_c_client_stays_identical() {
         return;
     }
     let v = TestVolume::up("afrt-cmix", "1x3");
-    let mnt = format!("/mnt/{}", v.name);
-    std::fs::create_dir_all(&mnt).unwrap();
-    run(Command::new("timeout").arg("60").args([
-        "mount",
-        "-t",
-        "glusterfs",
-        &format!("{HOST}:/{}", v.name),
-        &mnt,
-    ]));
+    let cmount = CMount::new(&v.name, "c");
+    let mnt = cmount.path().display().to_string();
     let rt = runtime();
     let vol = rt.block_on(connect(&v.name, true));
     rt.block_on(put(
@@ -569,7 +561,7 @@ fn gluster_rs_beside_c_client_stays_identical() {
         close(vol.top.as_ref(), &fd).await.unwrap();
     });
     cwriter.join().unwrap();
-    run(Command::new("umount").arg(&mnt));
+    drop(cmount);
     assert_identical(&v.bricks(), "shared");
     assert_eq!(v.heal_info_entries(), 0);
     rt.block_on(vol.shutdown());

@@ -434,3 +434,39 @@ pub fn clear_profile(vol: &str) {
 pub fn count(c: &BTreeMap<String, u64>, fop: &str) -> u64 {
     c.get(fop).copied().unwrap_or(0)
 }
+
+/// A C-client (`mount -t glusterfs`) mount of `volume` on `/mnt/VOLUME-TAG`, unmounted and its
+/// directory removed on drop, also when the test fails.
+pub struct CMount(PathBuf);
+
+impl CMount {
+    pub fn new(volume: &str, tag: &str) -> CMount {
+        let dir = PathBuf::from(format!("/mnt/{volume}-{tag}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        run(Command::new("timeout").arg("60").args([
+            "mount",
+            "-t",
+            "glusterfs",
+            &format!("{HOST}:/{volume}"),
+            dir.to_str().unwrap_or_default(),
+        ]));
+        CMount(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for CMount {
+    fn drop(&mut self) {
+        let ok = Command::new("umount")
+            .arg(&self.0)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
