@@ -74,6 +74,13 @@ impl HeldDir {
     fn expired(&self) -> bool {
         self.release || self.last_activity.elapsed() >= IDLE || self.taken.elapsed() >= MAX_HOLD
     }
+
+    /// A transaction may join it: not closed, taken in this connection generation, covering
+    /// every brick in `up`, and not held for [`MAX_HOLD`] yet.
+    fn usable(&self, event_gen: u64, up: &[bool]) -> bool {
+        let covers = self.held.locked.iter().zip(up).all(|(&l, &u)| l || !u);
+        !self.release && self.event_gen == event_gen && covers && self.taken.elapsed() < MAX_HOLD
+    }
 }
 
 struct DirState {
@@ -247,19 +254,15 @@ pub async fn enter(
         let step = {
             let mut st = ctx.lock();
             let gen = inner.event_gen();
-            let mut release_now = false;
-            let step = match &mut st.lock {
-                LockState::Held(h) => {
-                    let covers = h.held.locked.iter().zip(up).all(|(&l, &u)| l || !u);
-                    if !h.release && h.event_gen == gen && covers && h.taken.elapsed() < MAX_HOLD {
-                        h.users += 1;
-                        h.last_activity = Instant::now();
-                        Step::Join(h.id, h.held.locked.clone())
-                    } else {
-                        h.release = true;
-                        release_now = h.users == 0;
-                        Step::Wait
-                    }
+            match &mut st.lock {
+                LockState::Held(h) if h.usable(gen, up) => {
+                    h.users += 1;
+                    h.last_activity = Instant::now();
+                    Step::Join(h.id, h.held.locked.clone())
+                }
+                LockState::Held(_) => {
+                    close_held(inner, &ctx, &mut st);
+                    Step::Wait
                 }
                 LockState::Acquiring | LockState::Releasing => Step::Wait,
                 LockState::None if !hot || !up.iter().all(|&u| u) => Step::Own,
@@ -269,11 +272,7 @@ pub async fn enter(
                     st.next_id += 1;
                     Step::Acquire(id)
                 }
-            };
-            if release_now {
-                start_release(inner, &ctx, &mut st);
             }
-            step
         };
         let acquire = match step {
             Step::Own => return None,
@@ -361,6 +360,17 @@ async fn acquire_dir(
     ok
 }
 
+/// Close a held lock: nobody joins it any more; unlocked now if nobody uses it, else when its
+/// last user leaves.
+fn close_held(inner: &Arc<Inner>, ctx: &Arc<DirCtx>, st: &mut DirState) {
+    if let LockState::Held(h) = &mut st.lock {
+        h.release = true;
+        if h.users == 0 {
+            start_release(inner, ctx, st);
+        }
+    }
+}
+
 fn start_release(inner: &Arc<Inner>, ctx: &Arc<DirCtx>, st: &mut DirState) {
     let LockState::Held(h) = std::mem::replace(&mut st.lock, LockState::Releasing) else {
         return;
@@ -407,16 +417,10 @@ async fn give_back(inner: &Arc<Inner>, ctx: &Arc<DirCtx>) {
         notified.as_mut().enable();
         {
             let mut st = ctx.lock();
-            match &mut st.lock {
-                LockState::None => return,
-                LockState::Held(h) => {
-                    h.release = true;
-                    if h.users == 0 {
-                        start_release(inner, ctx, &mut st);
-                    }
-                }
-                LockState::Acquiring | LockState::Releasing => {}
+            if matches!(st.lock, LockState::None) {
+                return;
             }
+            close_held(inner, ctx, &mut st);
         }
         if tokio::time::timeout_at(deadline, notified).await.is_err() {
             return;
@@ -438,12 +442,7 @@ pub fn contended(inner: &Arc<Inner>, dir: &Gfid, name: &[u8]) {
     {
         let mut st = ctx.lock();
         st.backoff_until = Some(Instant::now() + BACKOFF);
-        if let LockState::Held(h) = &mut st.lock {
-            h.release = true;
-            if h.users == 0 {
-                start_release(inner, &ctx, &mut st);
-            }
-        }
+        close_held(inner, &ctx, &mut st);
     }
     tracing::debug!(afr = %inner.name, %dir, "directory entry lock contended; giving it back");
     ctx.changed.notify_waiters();

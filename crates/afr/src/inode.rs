@@ -153,6 +153,13 @@ impl State {
         Some(e.id)
     }
 
+    /// No epoch: one is being taken now (lock + pre-op); its id.
+    fn start_acquiring(&mut self) -> u64 {
+        self.epoch = EpochState::Acquiring;
+        self.contended = false;
+        InodeCtx::next_id(self)
+    }
+
     /// Install a newly acquired epoch. A contention seen while acquiring it limits it to the
     /// operations waiting now. Returns whether it must be released at once (nobody to admit).
     fn install(&mut self, mut e: Epoch) -> bool {
@@ -554,12 +561,7 @@ pub async fn begin(inner: &Arc<Inner>, ctx: &Arc<InodeCtx>, c: &Caller) -> fop::
             match &st.epoch {
                 EpochState::Held(e) => release_now = e.users == 0,
                 EpochState::Acquiring | EpochState::Releasing(_) => {}
-                EpochState::None => {
-                    st.epoch = EpochState::Acquiring;
-                    st.contended = false;
-                    let id = InodeCtx::next_id(&mut st);
-                    spawn_acquire = Some(id);
-                }
+                EpochState::None => spawn_acquire = Some(st.start_acquiring()),
             }
             if release_now {
                 start_release(inner, ctx, &mut st);
@@ -597,9 +599,7 @@ pub fn prepare(inner: &Arc<Inner>, ctx: &Arc<InodeCtx>, c: &Caller) {
         if !matches!(st.epoch, EpochState::None) {
             return;
         }
-        st.epoch = EpochState::Acquiring;
-        st.contended = false;
-        InodeCtx::next_id(&mut st)
+        st.start_acquiring()
     };
     let (inner2, ctx2, c2) = (inner.clone(), ctx.clone(), c.clone());
     let spawned = tokio::runtime::Handle::try_current().map(|h| {

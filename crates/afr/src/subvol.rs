@@ -639,17 +639,6 @@ impl Subvolume for Afr {
         Ok(self.make_fd(loc.gfid, libc::O_RDONLY, children, true))
     }
 
-    async fn readdirp(
-        &self,
-        c: &Caller,
-        fd: &Fd,
-        offset: u64,
-        size: u32,
-        xdata: &Dict,
-    ) -> fop::Result<Vec<DirEntry>> {
-        Ok(self.readdirp_eof(c, fd, offset, size, xdata).await?.0)
-    }
-
     async fn readdirp_eof(
         &self,
         c: &Caller,

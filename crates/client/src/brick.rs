@@ -850,17 +850,6 @@ impl Subvolume for BrickClient {
         Ok(self.new_fd(loc.gfid, libc::O_RDONLY, r.fd, generation))
     }
 
-    async fn readdirp(
-        &self,
-        c: &Caller,
-        fd: &Fd,
-        offset: u64,
-        size: u32,
-        xdata: &Dict,
-    ) -> Result<Vec<DirEntry>> {
-        Ok(self.readdirp_eof(c, fd, offset, size, xdata).await?.0)
-    }
-
     async fn readdirp_eof(
         &self,
         c: &Caller,

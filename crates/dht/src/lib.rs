@@ -701,17 +701,6 @@ impl Subvolume for Dht {
         dir::opendir(self, c, loc).await
     }
 
-    async fn readdirp(
-        &self,
-        c: &Caller,
-        fd: &Fd,
-        offset: u64,
-        size: u32,
-        xdata: &Dict,
-    ) -> Result<Vec<DirEntry>> {
-        Ok(dir::readdirp(self, c, fd, offset, size, xdata).await?.0)
-    }
-
     async fn readdirp_eof(
         &self,
         c: &Caller,

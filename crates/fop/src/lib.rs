@@ -352,19 +352,10 @@ pub trait Subvolume: Send + Sync {
         let _ = (c, fd);
     }
     async fn opendir(&self, c: &Caller, loc: &Loc) -> Result<Fd>;
-    /// Entries after `offset` (0 = from the start), about `size` bytes of them; empty = end.
-    async fn readdirp(
-        &self,
-        c: &Caller,
-        fd: &Fd,
-        offset: u64,
-        size: u32,
-        xdata: &Dict,
-    ) -> Result<Vec<DirEntry>>;
-    /// [`Subvolume::readdirp`], also saying whether these entries end the directory, which
-    /// spares the caller the call that would return nothing (a brick says so with op_errno ENOENT
-    /// on success: posix_do_readdir "pick ENOENT to indicate EOF"). The default knows the end
-    /// only from an empty answer.
+    /// Entries after `offset` (0 = from the start), about `size` bytes of them, and whether they
+    /// end the directory, which spares the caller the call that would return nothing (a brick
+    /// says so with op_errno ENOENT on success: posix_do_readdir "pick ENOENT to indicate EOF");
+    /// an empty answer always ends it.
     async fn readdirp_eof(
         &self,
         c: &Caller,
@@ -372,10 +363,17 @@ pub trait Subvolume: Send + Sync {
         offset: u64,
         size: u32,
         xdata: &Dict,
-    ) -> Result<(Vec<DirEntry>, bool)> {
-        let entries = self.readdirp(c, fd, offset, size, xdata).await?;
-        let eof = entries.is_empty();
-        Ok((entries, eof))
+    ) -> Result<(Vec<DirEntry>, bool)>;
+    /// [`Subvolume::readdirp_eof`] without the end mark; empty = end.
+    async fn readdirp(
+        &self,
+        c: &Caller,
+        fd: &Fd,
+        offset: u64,
+        size: u32,
+        xdata: &Dict,
+    ) -> Result<Vec<DirEntry>> {
+        Ok(self.readdirp_eof(c, fd, offset, size, xdata).await?.0)
     }
     async fn releasedir(&self, fd: &Fd);
     async fn statfs(&self, c: &Caller, loc: &Loc) -> Result<Statfs>;

@@ -155,6 +155,16 @@ struct DirStream {
     filled: bool,
 }
 
+impl DirStream {
+    /// Buffer a batch read from `offset`.
+    fn fill(&mut self, offset: u64, entries: Vec<DirEntry>, eof: bool) {
+        self.eof = eof;
+        self.entries = entries.into();
+        self.pos = offset;
+        self.filled = true;
+    }
+}
+
 /// State shared by all handlers.
 pub(crate) struct Core {
     vol: Arc<dyn Subvolume>,
@@ -1062,10 +1072,7 @@ impl Core {
                     .readdirp_eof(&c, &fd, 0, READDIR_CHUNK, &Dict::new())
                     .await
                 {
-                    ds.eof = eof;
-                    ds.entries = entries.into();
-                    ds.pos = 0;
-                    ds.filled = true;
+                    ds.fill(0, entries, eof);
                 }
             });
         }
@@ -1167,12 +1174,7 @@ impl Core {
                 .readdirp_eof(&c, &of.fd(), offset, READDIR_CHUNK, &Dict::new())
                 .await
             {
-                Ok((entries, eof)) => {
-                    ds.eof = eof;
-                    ds.entries = entries.into();
-                    ds.pos = offset;
-                    ds.filled = true;
-                }
+                Ok((entries, eof)) => ds.fill(offset, entries, eof),
                 Err(e) => return Err((out, inode_errno(e.errno()))),
             }
         }
