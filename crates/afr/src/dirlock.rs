@@ -24,13 +24,22 @@
 //!   transaction that needs locks in another directory too (rename across directories, rmdir),
 //!   which then locks everything the usual way, in AFR's order.
 //!
+//! While it is held the directory's names are known too: right after taking it, each locked
+//! brick lists the directory (READDIR, names only, from an anonymous fd), and every name one of
+//! our transactions under it touches is added. No other client can add a name while we hold it,
+//! so a lookup of a name on none of those lists is answered ENOENT here ([`known_absent`]): the
+//! negative lookup before each create costs no brick operation and no round trip. Directories
+//! of more than [`MAX_NAMES`] entries, or one a brick could not list, are left to the bricks.
+//!
 //! `xlator-option=replicate.eager-entry-lock=off` turns it off.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use fop::{Caller, Gfid};
+use futures::future::join_all;
 use tokio::sync::{Notify, OwnedMutexGuard};
 
 use crate::lock::{self, Held, Lockee};
@@ -50,6 +59,49 @@ const TICK: Duration = Duration::from_millis(50);
 pub const BACKOFF: Duration = Duration::from_secs(10);
 /// Directories remembered; idle ones are forgotten beyond that.
 const MAX_DIRS: usize = 4096;
+/// Larger directories are not listed when their lock is taken (see [`Names`]).
+pub const MAX_NAMES: usize = 10_000;
+/// READDIR reply size asked for when listing a directory.
+const LIST_BYTES: u32 = 128 * 1024;
+
+/// The names in a directory while we hold its lock: what the locked bricks listed when it was
+/// taken, plus every name our transactions under it touched since (created, removed or renamed:
+/// a removed name is kept, which only sends its lookups to the bricks).
+enum Names {
+    /// Being listed; names touched meanwhile.
+    Listing(HashSet<Bytes>),
+    Known(HashSet<Bytes>),
+    /// Too many, or a brick could not list them.
+    Unknown,
+}
+
+impl Names {
+    fn touch(&mut self, name: &Bytes) {
+        match self {
+            Names::Listing(s) | Names::Known(s) => {
+                s.insert(name.clone());
+            }
+            Names::Unknown => {}
+        }
+    }
+
+    /// The listing arrived: known from now on, with what was touched meanwhile.
+    fn listed(&mut self, listed: Option<HashSet<Bytes>>) {
+        if let Names::Listing(touched) = self {
+            *self = match listed {
+                Some(mut all) => {
+                    all.extend(touched.drain());
+                    Names::Known(all)
+                }
+                None => Names::Unknown,
+            };
+        }
+    }
+
+    fn absent(&self, name: &[u8]) -> bool {
+        matches!(self, Names::Known(s) if !s.contains(name))
+    }
+}
 
 enum LockState {
     None,
@@ -67,6 +119,7 @@ struct HeldDir {
     release: bool,
     taken: Instant,
     last_activity: Instant,
+    names: Names,
 }
 
 impl HeldDir {
@@ -170,6 +223,23 @@ pub struct Guard {
 }
 
 impl Guard {
+    /// The transaction is about to change the names its `lockees` lock: no longer answer
+    /// lookups of them from the directory's listing.
+    pub fn touch(&self, lockees: &[Lockee]) {
+        if let LockState::Held(h) = &mut self.ctx.lock().lock {
+            if h.id == self.id {
+                for l in lockees {
+                    if let Lockee::Entry {
+                        name: Some(name), ..
+                    } = l
+                    {
+                        h.names.touch(name);
+                    }
+                }
+            }
+        }
+    }
+
     /// The transaction did not go cleanly everywhere: give the directory lock back after it.
     pub fn spoil(&self) {
         if let LockState::Held(h) = &mut self.ctx.lock().lock {
@@ -348,6 +418,7 @@ async fn acquire_dir(
                     release: false,
                     taken: Instant::now(),
                     last_activity: Instant::now(),
+                    names: Names::Listing(HashSet::new()),
                 }))
             }
             None => LockState::None,
@@ -356,8 +427,92 @@ async fn acquire_dir(
     ctx.changed.notify_waiters();
     if ok {
         tokio::spawn(idle_timer(inner.clone(), ctx.clone(), id));
+        let (i2, ctx2, c2, up2) = (inner.clone(), ctx.clone(), c.clone(), up.to_vec());
+        tokio::spawn(async move {
+            let listed = list_names(&i2, &c2, dir, &up2).await;
+            tracing::trace!(afr = %i2.name, %dir, names = ?listed.as_ref().map(HashSet::len), "directory listed under its lock");
+            if let LockState::Held(h) = &mut ctx2.lock().lock {
+                if h.id == id {
+                    h.names.listed(listed);
+                }
+            }
+        });
     }
     ok
+}
+
+/// Every name in `dir` on the bricks in `locked` (the union of their lists), or `None` if one
+/// could not list it or it has more than [`MAX_NAMES`] entries.
+async fn list_names(
+    inner: &Arc<Inner>,
+    c: &Caller,
+    dir: Gfid,
+    locked: &[bool],
+) -> Option<HashSet<Bytes>> {
+    let wait = inner.opts.wait_timeout;
+    let lists = join_all(inner.children.iter().zip(locked).filter(|(_, &l)| l).map(
+        |(sub, _)| async move {
+            let fd = sub.open_anonymous(dir, libc::O_RDONLY).ok()?;
+            let mut names = Vec::new();
+            let mut offset = 0;
+            loop {
+                let call = sub.readdir_eof(c, &fd, offset, LIST_BYTES);
+                let r = tokio::time::timeout(wait, call).await.ok()?;
+                if let Err(e) = &r {
+                    tracing::debug!(%dir, error = %e, "directory not listed under its lock");
+                }
+                let (batch, eof) = r.ok()?;
+                let Some(last) = batch.last() else {
+                    break;
+                };
+                offset = last.offset;
+                names.extend(
+                    batch
+                        .into_iter()
+                        .map(|e| e.name)
+                        .filter(|n| n.as_ref() != b"." && n.as_ref() != b".."),
+                );
+                if names.len() > MAX_NAMES {
+                    return None;
+                }
+                if eof {
+                    break;
+                }
+            }
+            Some(names)
+        },
+    ))
+    .await;
+    let mut all = HashSet::new();
+    for list in lists {
+        all.extend(list?);
+        if all.len() > MAX_NAMES {
+            return None;
+        }
+    }
+    Some(all)
+}
+
+/// Whether `name` is known not to exist in `dir`: we hold the directory lock on every connected
+/// brick since before the bricks listed the directory, and neither their lists nor our
+/// transactions since have that name. (No other client can create a name there meanwhile.)
+pub fn known_absent(inner: &Inner, dir: &Gfid, name: &[u8]) -> bool {
+    if !inner.opts.eager_entry_lock || name.is_empty() {
+        return false;
+    }
+    let Some(ctx) = inner.dir_locks.get(dir) else {
+        return false;
+    };
+    let gen = inner.event_gen();
+    let up = inner.up();
+    let st = ctx.lock();
+    match &st.lock {
+        LockState::Held(h) => {
+            let covers = h.held.locked.iter().zip(&up).all(|(&l, &u)| l || !u);
+            h.event_gen == gen && covers && h.names.absent(name)
+        }
+        _ => false,
+    }
 }
 
 /// Close a held lock: nobody joins it any more; unlocked now if nobody uses it, else when its
@@ -492,6 +647,40 @@ mod tests {
         assert!(!s.note_op(later));
         assert!(!s.note_op(later + Duration::from_millis(1)));
         assert!(s.note_op(later + Duration::from_millis(2)));
+    }
+
+    fn set(names: &[&str]) -> HashSet<Bytes> {
+        names
+            .iter()
+            .map(|n| Bytes::copy_from_slice(n.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn names_answer_only_once_listed() {
+        let mut n = Names::Listing(HashSet::new());
+        // Nothing is known absent while the bricks are still listing.
+        assert!(!n.absent(b"x"));
+        // A name our transaction creates meanwhile counts, whatever the listing says.
+        n.touch(&Bytes::from_static(b"new"));
+        n.listed(Some(set(&["a", "b"])));
+        assert!(!n.absent(b"a"));
+        assert!(!n.absent(b"new"));
+        assert!(n.absent(b"x"));
+        n.touch(&Bytes::from_static(b"x"));
+        assert!(!n.absent(b"x"));
+        // A second listing result (a stale task) changes nothing.
+        n.listed(None);
+        assert!(n.absent(b"y"));
+    }
+
+    #[test]
+    fn an_unlistable_directory_knows_nothing() {
+        let mut n = Names::Listing(HashSet::new());
+        n.listed(None);
+        assert!(!n.absent(b"x"));
+        n.touch(&Bytes::from_static(b"x"));
+        assert!(!n.absent(b"y"));
     }
 
     #[test]

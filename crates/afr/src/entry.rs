@@ -124,7 +124,10 @@ where
     let up = inner.check_quorum_up()?;
     let lc = inner.lock_caller(c, &spec.owner);
     let held = match crate::dirlock::enter(inner, c, &spec.lockees, &up).await {
-        Some(dir) => TxnLock::Dir(dir),
+        Some(dir) => {
+            dir.touch(&spec.lockees);
+            TxnLock::Dir(dir)
+        }
         None => TxnLock::Own(lock::lock(inner, &lc, spec.lockees.clone(), &up).await?),
     };
     let locked = held.locked().to_vec();

@@ -123,6 +123,10 @@ pub struct State {
     waiting: usize,
     /// Another client asked for the lock while ours was being acquired.
     contended: bool,
+    /// Bricks where we created this file already marked dirty for data (the first write's
+    /// pre-op, done by the create: [`born_dirty_xdata`]); taken by the first epoch, or cleared at
+    /// release when no write came.
+    pub born_dirty: Option<Vec<bool>>,
 }
 
 impl State {
@@ -218,6 +222,7 @@ impl InodeCtx {
                 next_id: 1,
                 waiting: 0,
                 contended: false,
+                born_dirty: None,
             }),
             changed: Notify::new(),
             bg: Arc::new(Semaphore::new(max_background.max(1))),
@@ -652,7 +657,36 @@ async fn acquire_inner(
     let conn_gens = inner.conn_gens();
     let up = inner.check_quorum_up()?;
     let lc = inner.lock_caller(c, &ctx.owner);
-    let held = lock::lock(
+    let n = inner.n();
+    // Created dirty on `born`: that is this epoch's pre-op there. One brick still gets a zero
+    // xattrop, whose non-zero result makes its index translator list the file (index.c
+    // xattrop_index_action), so that heal info and glustershd find it if we die before the
+    // post-op, as they would after a pre-op. It changes no counter, so it need not wait for the
+    // lock: sent alongside the INODELK, the first write waits one round trip less.
+    let born = ctx.lock().born_dirty.take();
+    let index_on: Vec<bool> = match &born {
+        Some(b) => {
+            let first = b.iter().zip(&up).position(|(&b, &u)| b && u);
+            (0..n).map(|i| Some(i) == first).collect()
+        }
+        None => vec![false; n],
+    };
+    let index = async {
+        if !index_on.iter().any(|&x| x) {
+            return Vec::new();
+        }
+        xattrop_via(
+            inner,
+            &lc,
+            ctx.gfid,
+            &ctx.child_fds(n),
+            &index_on,
+            &vec![Counters::ZERO; n],
+            Some(Counters::ZERO),
+        )
+        .await
+    };
+    let lock = lock::lock(
         inner,
         &lc,
         vec![Lockee::Inode {
@@ -661,9 +695,9 @@ async fn acquire_inner(
             len: 0,
         }],
         &up,
-    )
-    .await?;
-    let n = inner.n();
+    );
+    let (held, indexed) = tokio::join!(lock, index);
+    let held = held?;
     let no_quorum = !held.locked.iter().any(|&l| l)
         || (inner.opts.quorum.enabled() && !inner.quorum_met(&held.locked));
     if no_quorum {
@@ -672,17 +706,32 @@ async fn acquire_inner(
             FopError::NotConnected(format!("{}: could not lock a quorum of bricks", inner.name))
         }));
     }
-    let pre = xattrop_via(
-        inner,
-        &lc,
-        ctx.gfid,
-        &ctx.child_fds(n),
-        &held.locked,
-        &vec![Counters::ZERO; n],
-        Some(Counters::one(TxnType::Data, 1)),
-    )
-    .await;
-    let participating = succeeded(&pre);
+    let (pre, participating) = match born {
+        Some(born) => {
+            let ok = succeeded(&indexed);
+            let participating = (0..n)
+                .map(|i| {
+                    let indexed_ok = !index_on[i] || ok.get(i).copied().unwrap_or(false);
+                    held.locked[i] && born[i] && indexed_ok
+                })
+                .collect::<Vec<bool>>();
+            (indexed, participating)
+        }
+        None => {
+            let pre = xattrop_via(
+                inner,
+                &lc,
+                ctx.gfid,
+                &ctx.child_fds(n),
+                &held.locked,
+                &vec![Counters::ZERO; n],
+                Some(Counters::one(TxnType::Data, 1)),
+            )
+            .await;
+            let participating = succeeded(&pre);
+            (pre, participating)
+        }
+    };
     if !participating.iter().any(|&p| p)
         || (inner.opts.quorum.enabled() && !inner.quorum_met(&participating))
     {
@@ -710,6 +759,29 @@ async fn acquire_inner(
         sync_fd: None,
         caller: lc,
     })
+}
+
+/// The file was created dirty for a write that never came: take the marker off again (no lock
+/// needed: counters only add up, and this undoes our own +1).
+pub async fn clear_born_dirty(inner: &Arc<Inner>, ctx: &Arc<InodeCtx>) {
+    let Some(born) = ctx.lock().born_dirty.take() else {
+        return;
+    };
+    let n = inner.n();
+    let c = Caller::root();
+    let r = xattrop_via(
+        inner,
+        &c,
+        ctx.gfid,
+        &ctx.child_fds(n),
+        &born,
+        &vec![Counters::ZERO; n],
+        Some(Counters::one(TxnType::Data, -1)),
+    )
+    .await;
+    if succeeded(&r) != born {
+        tracing::warn!(afr = %inner.name, gfid = %ctx.gfid, "could not clear the dirty marker of an unwritten new file");
+    }
 }
 
 /// Post-op and unlock of epoch `id` (state Releasing): after its background writes finished.
@@ -892,6 +964,7 @@ mod tests {
             next_id: 1,
             waiting: 0,
             contended: false,
+            born_dirty: None,
         }
     }
 

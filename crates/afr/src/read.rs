@@ -274,6 +274,10 @@ pub async fn lookup(
             inner.name
         )));
     }
+    // A name not in the listing of a directory we hold locked cannot exist ([`crate::dirlock`]).
+    if loc.gfid.is_null() && crate::dirlock::known_absent(inner, &loc.parent, &loc.name) {
+        return Err(FopError::Errno(libc::ENOENT));
+    }
     let started = tokio::time::Instant::now();
     let (mut replies, complete) = lookup_quorum(inner, c, loc, xdata).await;
     // Attributes after every acknowledged write: with first-ack, a write may still be running on

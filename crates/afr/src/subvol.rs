@@ -10,6 +10,7 @@ use fop::{
 };
 use futures::future::join_all;
 
+use crate::changelog::{Counters, TxnType};
 use crate::entry::{self, pick, TxnSpec};
 use crate::inode::{self, Cached};
 use crate::lock::Lockee;
@@ -84,17 +85,35 @@ impl Afr {
         entry::run(self.inner(), c, spec, op).await
     }
 
-    /// Cache "readable = where it was created" for a new inode.
-    fn note_new_inode<T>(&self, gfid: Gfid, results: &[Option<fop::Result<T>>]) {
+    /// Cache "readable = where it was created" for a new inode, and where it was created dirty.
+    fn note_new_inode<T>(&self, gfid: Gfid, results: &[Option<fop::Result<T>>], dirty: bool) {
         let created: Vec<bool> = results.iter().map(|r| matches!(r, Some(Ok(_)))).collect();
         let ctx = self.inner.inode(gfid);
-        ctx.lock().readable = Some(Cached {
+        let mut st = ctx.lock();
+        if dirty {
+            st.born_dirty = Some(created.clone());
+        }
+        st.readable = Some(Cached {
             readable: crate::changelog::Readable {
                 data: created.clone(),
                 metadata: created,
             },
             gen: self.inner.event_gen(),
         });
+    }
+
+    /// Take the write-expected hint out of a new entry's xdata; for a regular file with the
+    /// eager lock on, create it marked dirty for data (as the first write's pre-op would): true.
+    fn born_dirty(&self, x: &mut Dict, mode: u32) -> bool {
+        let hinted = x.remove(fop::WRITE_EXPECTED_KEY).is_some();
+        let yes = hinted && self.inner.opts.eager_lock && mode & libc::S_IFMT == libc::S_IFREG;
+        if yes {
+            x.set_bin(
+                crate::changelog::AFR_DIRTY,
+                Bytes::copy_from_slice(&Counters::one(TxnType::Data, 1).encode()),
+            );
+        }
+        yes
     }
 
     /// Apply a lock request of the layer above on every brick: non-blocking in parallel (all or
@@ -328,7 +347,8 @@ impl Subvolume for Afr {
         umask: u32,
         xdata: &Dict,
     ) -> fop::Result<Entry> {
-        let x = ensure_gfid_req(xdata);
+        let mut x = ensure_gfid_req(xdata);
+        let dirty = self.born_dirty(&mut x, mode);
         let inner = self.inner().clone();
         let spec = TxnSpec::entry(&inner, &[(loc.parent, loc.name.clone())]);
         let out = self
@@ -339,7 +359,7 @@ impl Subvolume for Afr {
             })
             .await?;
         let e = pick((out.0, out.1.clone()))?;
-        self.note_new_inode(e.iatt.gfid, &out.1);
+        self.note_new_inode(e.iatt.gfid, &out.1, dirty);
         Ok(e)
     }
 
@@ -362,7 +382,7 @@ impl Subvolume for Afr {
             })
             .await?;
         let e = pick((out.0, out.1.clone()))?;
-        self.note_new_inode(e.iatt.gfid, &out.1);
+        self.note_new_inode(e.iatt.gfid, &out.1, false);
         Ok(entry_of(&e))
     }
 
@@ -422,7 +442,7 @@ impl Subvolume for Afr {
             })
             .await?;
         let e = pick((out.0, out.1.clone()))?;
-        self.note_new_inode(e.iatt.gfid, &out.1);
+        self.note_new_inode(e.iatt.gfid, &out.1, false);
         Ok(e)
     }
 
@@ -465,7 +485,8 @@ impl Subvolume for Afr {
         umask: u32,
         xdata: &Dict,
     ) -> fop::Result<(Fd, Entry)> {
-        let x = ensure_gfid_req(xdata);
+        let mut x = ensure_gfid_req(xdata);
+        let dirty = self.born_dirty(&mut x, libc::S_IFREG | mode);
         let inner = self.inner().clone();
         let spec = TxnSpec::entry(&inner, &[(loc.parent, loc.name.clone())]);
         let (idx, results) = self
@@ -480,7 +501,7 @@ impl Subvolume for Afr {
         };
         let entry = entry.clone();
         let gfid = entry.iatt.gfid;
-        self.note_new_inode(gfid, &results);
+        self.note_new_inode(gfid, &results, dirty);
         let children: Vec<Option<Fd>> = results
             .iter()
             .map(|r| match r {
@@ -589,6 +610,7 @@ impl Subvolume for Afr {
             if let Err(e) = inode::settle(inner, &afd.ctx).await {
                 tracing::warn!(afr = %inner.name, gfid = %fd.gfid, error = %e, "release: eager lock not settled");
             }
+            inode::clear_born_dirty(inner, &afd.ctx).await;
         }
         let children: Vec<Option<Fd>> = afd
             .shared

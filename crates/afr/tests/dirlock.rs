@@ -148,3 +148,111 @@ fn the_c_client_gets_its_turn_in_a_shared_directory() {
     }
     assert_eq!(v.heal_info_entries(), 0);
 }
+
+/// Names not in a locked directory are answered ENOENT without asking a brick, while every name
+/// that exists is still found: those listed when the lock was taken and those the C client
+/// creates in between our locks.
+#[test]
+fn lookups_in_a_locked_directory_know_what_is_there() {
+    if skip() {
+        return;
+    }
+    let v = TestVolume::up("lk-dirn", "1x3");
+    gluster(&["volume", "profile", &v.name, "start"]);
+    let c = CMount::new(&v.name, "c");
+    let rt = runtime();
+    let vol = rt.block_on(connect(&v.name, true));
+    let top = vol.top.clone();
+    let lookup = |name: String| {
+        let top = top.clone();
+        async move {
+            let loc = Loc::entry(fop::Gfid::ROOT, Bytes::from(name));
+            top.lookup(&root(), &loc, &Dict::new()).await
+        }
+    };
+    // The C client creates files in the directory all along; `done` counts the finished ones.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (cdir, cdone) = (c.path().to_path_buf(), done.clone());
+    let cwriter = std::thread::spawn(move || {
+        for i in 0..FILES {
+            std::fs::write(cdir.join(format!("c{i}")), b"c").unwrap();
+            cdone.store(i + 1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    rt.block_on(async {
+        for i in 0..3 * FILES {
+            put(top.as_ref(), &format!("g{i}"), b"g", 1).await.unwrap();
+            let k = done.load(std::sync::atomic::Ordering::SeqCst);
+            if k > 0 {
+                let l = lookup(format!("c{}", k - 1)).await;
+                assert!(l.is_ok(), "c{} written by the C client: {l:?}", k - 1);
+            }
+            let l = lookup(format!("g{i}")).await;
+            assert!(l.is_ok(), "g{i}: {l:?}");
+            let l = lookup(format!("none{i}")).await;
+            assert!(matches!(&l, Err(e) if e.is(libc::ENOENT)), "none{i}: {l:?}");
+        }
+    });
+    cwriter.join().unwrap();
+    rt.block_on(async {
+        for i in 0..FILES {
+            let l = lookup(format!("c{i}")).await;
+            assert!(l.is_ok(), "c{i}: {l:?}");
+        }
+    });
+    drop(c);
+
+    // Alone in a directory (the C client's turns above make ours use name locks for a while):
+    // the negative lookup before each create costs (almost) nothing.
+    let dir = rt
+        .block_on(top.mkdir(
+            &root(),
+            &Loc::entry(fop::Gfid::ROOT, Bytes::from_static(b"alone")),
+            0o755,
+            0o022,
+            &gfid_req(),
+        ))
+        .unwrap()
+        .iatt
+        .gfid;
+    clear_profile(&v.name);
+    rt.block_on(async {
+        for i in 0..FILES {
+            let loc = Loc::entry(dir, Bytes::from(format!("h{i}")));
+            let l = top.lookup(&root(), &loc, &Dict::new()).await;
+            assert!(matches!(&l, Err(e) if e.is(libc::ENOENT)), "h{i}: {l:?}");
+            let (fd, _) = top
+                .create(
+                    &root(),
+                    &loc,
+                    libc::O_RDWR | libc::O_CREAT,
+                    0o644,
+                    0o022,
+                    &gfid_req(),
+                )
+                .await
+                .unwrap();
+            top.write(&root(), &fd, 0, Bytes::from_static(b"h"))
+                .await
+                .unwrap();
+            close(top.as_ref(), &fd).await.unwrap();
+        }
+    });
+    let counts = profile_counts(&v.name);
+    eprintln!("{FILES} lookups and creates: {counts:?}");
+    // Asking the bricks would be two LOOKUPs per name (quorum lookups), 2 * FILES.
+    let lookups = count(&counts, "LOOKUP");
+    assert!(
+        lookups <= FILES as u64 / 2,
+        "{lookups} LOOKUP for {FILES} negative lookups: {counts:?}"
+    );
+    assert!(count(&counts, "READDIR") > 0, "{counts:?}");
+    rt.block_on(vol.shutdown());
+    assert_eq!(v.heal_info_entries(), 0);
+}
+
+fn gfid_req() -> Dict {
+    let mut d = Dict::new();
+    d.set_gfuuid("gfid-req", fop::Gfid(*uuid::Uuid::new_v4().as_bytes()));
+    d
+}

@@ -134,6 +134,13 @@ fn opt(d: &Dict) -> Option<Dict> {
     (!d.is_empty()).then(|| d.clone())
 }
 
+/// [`opt`] without the hints layers of this client pass each other ([`fop::WRITE_EXPECTED_KEY`]).
+fn opt_new_entry(d: &Dict) -> Option<Dict> {
+    let mut d = opt(d)?;
+    d.remove(fop::WRITE_EXPECTED_KEY);
+    (!d.is_empty()).then_some(d)
+}
+
 fn lock_cmd(c: LockCmd) -> u32 {
     match c {
         LockCmd::GetLk => lk::GF_LK_GETLK,
@@ -555,7 +562,7 @@ impl Subvolume for BrickClient {
                     mode,
                     umask,
                     bname: loc.name.clone(),
-                    xdata: opt(xdata),
+                    xdata: opt_new_entry(xdata),
                 },
             )
             .await?;
@@ -696,7 +703,7 @@ impl Subvolume for BrickClient {
                     mode,
                     umask,
                     bname: loc.name.clone(),
-                    xdata: opt(xdata),
+                    xdata: opt_new_entry(xdata),
                 },
             )
             .await?;
@@ -885,6 +892,30 @@ impl Subvolume for BrickClient {
                     iatt: has_stat.then_some(e.stat),
                     xdata: e.dict.unwrap_or_default(),
                 }
+            })
+            .collect();
+        Ok((entries, eof))
+    }
+
+    async fn readdir_eof(
+        &self,
+        c: &Caller,
+        fd: &Fd,
+        offset: u64,
+        size: u32,
+    ) -> Result<(Vec<DirEntry>, bool)> {
+        let r = self.readdir_rsp(c, fd, offset, size).await?;
+        // posix_do_readdir marks the end as for READDIRP (op_errno ENOENT on success).
+        let eof = r.entries.is_empty() || r.op_errno == libc::ENOENT;
+        let entries = r
+            .entries
+            .into_iter()
+            .map(|e| DirEntry {
+                name: e.name,
+                offset: e.off,
+                d_type: e.d_type,
+                iatt: None,
+                xdata: Dict::new(),
             })
             .collect();
         Ok((entries, eof))
@@ -1215,20 +1246,22 @@ impl BrickClient {
         offset: u64,
         size: u32,
     ) -> Result<Vec<Dirent>> {
-        let r = self
-            .call(
-                c,
-                0,
-                ReaddirReq {
-                    gfid: fd.gfid,
-                    fd: self.remote_fd(fd)?,
-                    offset,
-                    size,
-                    xdata: None,
-                },
-            )
-            .await?;
-        Ok(r.entries)
+        Ok(self.readdir_rsp(c, fd, offset, size).await?.entries)
+    }
+
+    async fn readdir_rsp(&self, c: &Caller, fd: &Fd, offset: u64, size: u32) -> Result<ReaddirRsp> {
+        self.call(
+            c,
+            0,
+            ReaddirReq {
+                gfid: fd.gfid,
+                fd: self.remote_fd(fd)?,
+                offset,
+                size,
+                xdata: None,
+            },
+        )
+        .await
     }
 
     /// RCHECKSUM of `[offset, offset+len)`: the weak and strong checksums, and the reply's xdata

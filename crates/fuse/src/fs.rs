@@ -874,11 +874,18 @@ impl Core {
         let flags = open_flags(flags, self.cfg.writeback) | libc::O_CREAT;
         let loc = Loc::entry(pgfid, name.clone());
         let c = self.caller(&id);
+        // The files created before were written: this one will be too, say so to the layers.
+        let expect_write = flags & libc::O_ACCMODE != libc::O_RDONLY
+            && self.create_writes.load(Ordering::Relaxed) >= WRITES_AFTER_CREATE;
+        let mut xdata = gfid_req();
+        if expect_write {
+            xdata.set_str(fop::WRITE_EXPECTED_KEY, "1");
+        }
         // open-behind for new files: MKNOD (the same entry transaction as CREATE) and an
         // anonymous fd, so nothing is opened on the bricks and close costs no FLUSH/RELEASE.
         if self.cfg.open_behind && flags & OPEN_FOR_REAL & !libc::O_TRUNC == 0 {
             let ftype = libc::S_IFREG | (mode & 0o7777);
-            match self.vol.mknod(&c, &loc, ftype, 0, umask, &gfid_req()).await {
+            match self.vol.mknod(&c, &loc, ftype, 0, umask, &xdata).await {
                 Ok(e) => {
                     self.md.put_opt(e.postparent.as_ref());
                     let attr = self.link_entry(parent, &name, &e.iatt)?;
@@ -894,7 +901,7 @@ impl Core {
                             None,
                         ),
                     };
-                    let fh = self.add_created(of, &c);
+                    let fh = self.add_created(of, &c, expect_write);
                     return Ok((attr, fh, self.open_reply_flags(false)));
                 }
                 // Someone else created it meanwhile: CREATE without O_EXCL opens theirs.
@@ -904,7 +911,7 @@ impl Core {
         }
         let (fd, e) = self
             .vol
-            .create(&c, &loc, flags, mode, umask, &gfid_req())
+            .create(&c, &loc, flags, mode, umask, &xdata)
             .await
             .map_err(|e| Self::new_entry_errno(&e))?;
         self.md.put_opt(e.postparent.as_ref());
@@ -915,18 +922,16 @@ impl Core {
                 return Err(errno);
             }
         };
-        let fh = self.add_created(OpenFile::new(fd, attr.ino.0, None), &c);
+        let fh = self.add_created(OpenFile::new(fd, attr.ino.0, None), &c, expect_write);
         Ok((attr, fh, self.open_reply_flags(false)))
     }
 
-    /// Register the handle of a new file; when the files created before were written, let the
-    /// volume prepare the first write now (AFR takes its eager lock while the kernel and the
-    /// application get to the write).
-    fn add_created(&self, of: OpenFile, c: &Caller) -> u64 {
+    /// Register the handle of a new file; when the files created before were written
+    /// (`expect_write`), let the volume prepare the first write now (AFR takes its eager lock
+    /// while the kernel and the application get to the write).
+    fn add_created(&self, of: OpenFile, c: &Caller, expect_write: bool) -> u64 {
         of.created.store(true, Ordering::Relaxed);
-        if of.flags & libc::O_ACCMODE != libc::O_RDONLY
-            && self.create_writes.load(Ordering::Relaxed) >= WRITES_AFTER_CREATE
-        {
+        if expect_write {
             self.vol.prepare_write(c, &of.fd());
         }
         self.add_file(of)
