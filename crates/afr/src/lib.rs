@@ -117,17 +117,28 @@ pub struct Child {
     /// Connection state, when the child can report it (a brick client does); without it the child
     /// is taken as up and its errors tell otherwise.
     pub state: Option<watch::Receiver<ConnState>>,
+    /// Whether the child's brick runs on this machine (for `choose-local`), when it can tell.
+    pub local: Option<Arc<client::Locality>>,
 }
 
 impl Child {
     pub fn new(subvol: Arc<dyn Subvolume>, state: Option<watch::Receiver<ConnState>>) -> Self {
-        Self { subvol, state }
+        Self {
+            subvol,
+            state,
+            local: None,
+        }
     }
 
-    /// A brick client child, with its connection state.
+    /// A brick client child, with its connection state and locality.
     pub fn brick(b: Arc<client::BrickClient>) -> Self {
         let state = Some(b.state());
-        Self { subvol: b, state }
+        let local = Some(b.locality());
+        Self {
+            subvol: b,
+            state,
+            local,
+        }
     }
 }
 
@@ -162,6 +173,12 @@ pub struct AfrOptions {
     /// `eager-entry-lock` (ours, default on): a directory with one entry operation after the
     /// other keeps a whole-directory entry lock across them ([`dirlock`]).
     pub eager_entry_lock: bool,
+    /// `choose-local` (default on): read from a brick on this machine when it has a good copy
+    /// (afr-common.c `afr_local_discovery_cbk` makes it the read child).
+    pub choose_local: bool,
+    /// `read-subvolume-index`: read from this child when it has a good copy (takes precedence
+    /// over `choose-local`).
+    pub read_subvolume: Option<usize>,
     /// Client-side self-heal: told after each lookup which inode needs which heal (see
     /// [`selfheal`]); `None` heals nothing from the client.
     pub heal_trigger: Option<Arc<dyn HealTrigger>>,
@@ -187,6 +204,8 @@ impl AfrOptions {
             max_background: 1024,
             quorum_lookups: true,
             eager_entry_lock: true,
+            choose_local: true,
+            read_subvolume: None,
             heal_trigger: None,
         }
     }
@@ -202,6 +221,7 @@ pub(crate) struct Inner {
     pub name: String,
     pub children: Vec<Arc<dyn Subvolume>>,
     pub states: Vec<Option<watch::Receiver<ConnState>>>,
+    pub local: Vec<Option<Arc<client::Locality>>>,
     /// Per child: bumped on every connection state change (locks and fds die with a connection).
     pub conn_gen: Vec<AtomicU64>,
     /// Bumped whenever any child changes state (AFR's event_generation): cached readable sets of
@@ -241,6 +261,7 @@ impl Afr {
             name,
             conn_gen: children.iter().map(|_| AtomicU64::new(0)).collect(),
             states: children.iter().map(|c| c.state.clone()).collect(),
+            local: children.iter().map(|c| c.local.clone()).collect(),
             children: children.into_iter().map(|c| c.subvol).collect(),
             event_gen: AtomicU64::new(1),
             lookup_rotor: AtomicU64::new(0),
@@ -363,6 +384,25 @@ impl Inner {
 
     pub fn up(&self) -> Vec<bool> {
         (0..self.n()).map(|i| self.is_up(i)).collect()
+    }
+
+    /// The child reads go to first when it has a good copy: `read-subvolume-index`, else with
+    /// `choose-local` the first connected child whose brick is on this machine.
+    pub fn preferred_reader(&self) -> Option<usize> {
+        if self.opts.read_subvolume.is_some() {
+            return self.opts.read_subvolume;
+        }
+        if !self.opts.choose_local {
+            return None;
+        }
+        (0..self.n()).find(|&i| {
+            self.is_up(i)
+                && self
+                    .local
+                    .get(i)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|l| l.is_local())
+        })
     }
 
     pub fn conn_gens(&self) -> Vec<u64> {

@@ -107,12 +107,16 @@ pub fn super_fast_hash(data: &[u8]) -> u32 {
 }
 
 /// The read child for `gfid` among `candidates` (afr-common.c `afr_read_subvol_select_by_policy`
-/// with read-hash-mode 1): the GFID hash modulo the brick count if that brick is a candidate,
+/// with read-hash-mode 1): `preferred` (read-subvolume, or the local brick with choose-local) if
+/// it is a candidate, else the GFID hash modulo the brick count if that brick is a candidate,
 /// else the first candidate. `None` if there is no candidate.
-pub fn read_child(gfid: &Gfid, candidates: &[bool]) -> Option<usize> {
+pub fn read_child(gfid: &Gfid, candidates: &[bool], preferred: Option<usize>) -> Option<usize> {
     let n = candidates.len();
     if n == 0 {
         return None;
+    }
+    if let Some(p) = preferred.filter(|&p| candidates.get(p).copied().unwrap_or(false)) {
+        return Some(p);
     }
     let h = (super_fast_hash(gfid.as_bytes()) as usize) % n;
     if candidates.get(h).copied().unwrap_or(false) {
@@ -123,9 +127,9 @@ pub fn read_child(gfid: &Gfid, candidates: &[bool]) -> Option<usize> {
 
 /// Candidates in the order reads should try them: the preferred one first, then the others in
 /// brick order (afr-read-txn.c `afr_read_txn_next_subvol`).
-pub fn read_order(gfid: &Gfid, candidates: &[bool]) -> Vec<usize> {
+pub fn read_order(gfid: &Gfid, candidates: &[bool], preferred: Option<usize>) -> Vec<usize> {
     let mut out = Vec::new();
-    if let Some(first) = read_child(gfid, candidates) {
+    if let Some(first) = read_child(gfid, candidates, preferred) {
         out.push(first);
         out.extend(
             candidates
@@ -181,19 +185,34 @@ mod tests {
     fn read_child_prefers_hash() {
         let g = Gfid::ROOT;
         let h = super_fast_hash(g.as_bytes()) as usize % 3;
-        assert_eq!(read_child(&g, &[true; 3]), Some(h));
+        assert_eq!(read_child(&g, &[true; 3], None), Some(h));
         let mut only = [false; 3];
         only[(h + 1) % 3] = true;
-        assert_eq!(read_child(&g, &only), Some((h + 1) % 3));
-        assert_eq!(read_child(&g, &[false; 3]), None);
+        assert_eq!(read_child(&g, &only, None), Some((h + 1) % 3));
+        assert_eq!(read_child(&g, &[false; 3], None), None);
+    }
+
+    #[test]
+    fn a_preferred_candidate_comes_first() {
+        let g = Gfid::ROOT;
+        let h = super_fast_hash(g.as_bytes()) as usize % 3;
+        let p = (h + 2) % 3;
+        assert_eq!(read_child(&g, &[true; 3], Some(p)), Some(p));
+        assert_eq!(read_order(&g, &[true; 3], Some(p))[0], p);
+        // Not a candidate (not readable, or down): the hash decides.
+        let mut without = [true; 3];
+        without[p] = false;
+        assert_eq!(read_child(&g, &without, Some(p)), Some(h));
+        assert_eq!(read_child(&g, &[true; 3], Some(7)), Some(h));
     }
 
     proptest! {
         #[test]
         fn read_order_is_a_permutation_of_candidates(
-            g in any::<[u8; 16]>(), c in proptest::collection::vec(any::<bool>(), 1..6)
+            g in any::<[u8; 16]>(), c in proptest::collection::vec(any::<bool>(), 1..6),
+            p in proptest::option::of(0usize..6)
         ) {
-            let o = read_order(&Gfid(g), &c);
+            let o = read_order(&Gfid(g), &c, p);
             let mut sorted = o.clone();
             sorted.sort_unstable();
             let want: Vec<usize> = c.iter().enumerate().filter(|(_, &b)| b).map(|(i, _)| i).collect();

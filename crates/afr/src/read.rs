@@ -113,10 +113,16 @@ async fn lookup_quorum(inner: &Arc<Inner>, c: &Caller, loc: &Loc, xdata: &Dict) 
     {
         return (lookup_all(inner, c, loc, xdata).await, true);
     }
-    let skip = (inner.lookup_rotor.fetch_add(1, Ordering::Relaxed) as usize) % n;
+    // The preferred reader (the local brick) is always asked: its answer makes it readable.
+    let rotor = inner.lookup_rotor.fetch_add(1, Ordering::Relaxed) as usize;
+    let preferred = inner.preferred_reader();
+    let skip = match preferred {
+        Some(p) => (p + 1 + rotor % (n - 1)) % n,
+        None => rotor % n,
+    };
     let x = with_markers(inner, xdata);
     let bare = content_split(&x);
-    let content_from = bare.as_ref().map(|_| (skip + 1) % n);
+    let content_from = bare.as_ref().map(|_| preferred.unwrap_or((skip + 1) % n));
     let mut replies = lookup_on(inner, c, loc, &x, bare.as_ref(), content_from, |i| {
         i != skip
     })
@@ -254,8 +260,12 @@ pub fn interpret(inner: &Arc<Inner>, replies: &Replies) -> fop::Result<(usize, R
     // as any other's and carries the content.
     let with_content = replies.content_from.filter(|&i| cand.get(i) == Some(&true));
     let pick = with_content
-        .or_else(|| read_order(&gfid, &cand).first().copied())
-        .or_else(|| read_order(&gfid, &same).first().copied())
+        .or_else(|| {
+            read_order(&gfid, &cand, inner.preferred_reader())
+                .first()
+                .copied()
+        })
+        .or_else(|| read_order(&gfid, &same, None).first().copied())
         .ok_or(FopError::Errno(libc::EIO))?;
     Ok((pick, readable))
 }
@@ -420,7 +430,7 @@ pub async fn read_candidates(
         let up = inner.up();
         let cand: Vec<bool> = (0..n).map(|i| base[i] && fresh[i] && up[i]).collect();
         if cand.iter().any(|&x| x) {
-            return Ok(read_order(&ctx.gfid, &cand));
+            return Ok(read_order(&ctx.gfid, &cand, inner.preferred_reader()));
         }
         if !pending {
             // Readable copies exist but none is reachable.

@@ -69,6 +69,27 @@ impl BrickConfig {
 pub struct BrickClient {
     cfg: BrickConfig,
     rpc: RpcClient,
+    locality: Arc<Locality>,
+}
+
+/// Whether a brick runs on this machine, learnt from each connection's peer address: a loopback
+/// address, or one a socket can be bound to (one of this machine's addresses). GlusterFS asks the
+/// brick for its pathinfo and resolves the host in it (afr-common.c `afr_local_discovery_cbk`);
+/// the address the connection actually reached says the same without a round trip.
+#[derive(Debug, Default)]
+pub struct Locality(std::sync::atomic::AtomicBool);
+
+impl Locality {
+    pub fn is_local(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn learn(&self, peer: std::net::SocketAddr) {
+        let ip = peer.ip();
+        let local =
+            ip.is_loopback() || std::net::UdpSocket::bind(std::net::SocketAddr::new(ip, 0)).is_ok();
+        self.0.store(local, Ordering::Relaxed);
+    }
 }
 
 /// The brick-side fd, valid on the connection it was opened on.
@@ -185,8 +206,11 @@ impl BrickClient {
             }
         });
         let hs_cfg = cfg.clone();
+        let locality = Arc::new(Locality::default());
+        let hs_locality = locality.clone();
         let hook = hook_fn(move |conn: Connection| {
             let cfg = hs_cfg.clone();
+            hs_locality.learn(conn.peer_addr());
             async move { setvolume(&cfg, &conn).await }
         });
         let ping_cred = xdr::rpc::AuthGlusterfsV2::default().to_auth();
@@ -211,7 +235,7 @@ impl BrickClient {
             ..RpcConfig::default()
         };
         let rpc = RpcClient::new(resolver, Some(hook), rpc_cfg);
-        Arc::new(Self { cfg, rpc })
+        Arc::new(Self { cfg, rpc, locality })
     }
 
     /// Wait until connected (at most `timeout`).
@@ -226,6 +250,11 @@ impl BrickClient {
     /// Connection state changes (AFR and heal react to a brick coming back).
     pub fn state(&self) -> watch::Receiver<ConnState> {
         self.rpc.state()
+    }
+
+    /// Whether the brick runs on this machine (as of the last connection).
+    pub fn locality(&self) -> Arc<Locality> {
+        self.locality.clone()
     }
 
     pub fn is_connected(&self) -> bool {

@@ -14,7 +14,7 @@
 mod brick;
 pub mod mgmt;
 
-pub use brick::{BrickClient, BrickConfig};
+pub use brick::{BrickClient, BrickConfig, Locality};
 
 /// Errors of the management calls (volfile fetch, portmap, handshake).
 #[derive(Debug, Clone, thiserror::Error)]

@@ -112,6 +112,24 @@ pub fn build_node(
             aopts.quorum_lookups = r.bool_option_or("quorum-lookups", true).map_err(bad)?;
             // Ours too: `-o xlator-option=replicate.eager-entry-lock=off`.
             aopts.eager_entry_lock = r.bool_option_or("eager-entry-lock", true).map_err(bad)?;
+            aopts.choose_local = r.bool_option_or("choose-local", true).map_err(bad)?;
+            if let Some(v) = r.options.get("read-subvolume-index") {
+                // -1 (glusterd's default) means none.
+                let i: i64 = v.trim().parse().map_err(|_| {
+                    GraphError::BadOption(format!("{}: read-subvolume-index {v}", r.name))
+                })?;
+                aopts.read_subvolume = match usize::try_from(i) {
+                    Ok(i) if i < r.children.len() => Some(i),
+                    Err(_) if i == -1 => None,
+                    _ => {
+                        return Err(GraphError::BadOption(format!(
+                            "{}: read-subvolume-index {v}: {} children",
+                            r.name,
+                            r.children.len()
+                        )))
+                    }
+                };
+            }
             aopts.granular_entry_heal = r
                 .bool_option_or("granular-entry-heal", false)
                 .map_err(bad)?;
