@@ -798,3 +798,64 @@ fn replicas_record_the_same_times() {
         (theirs.ctime(), theirs.ctime_nsec())
     );
 }
+
+/// Pages of `p` in the kernel's page cache (mmap + mincore; the mapping reads nothing).
+fn resident_pages(p: &Path) -> usize {
+    let f = File::open(p).unwrap();
+    let len = f.metadata().unwrap().len() as usize;
+    if len == 0 {
+        return 0;
+    }
+    // SAFETY: a fresh read-only shared mapping of an open file, unmapped before return; mincore
+    // writes one byte per page into a vector of that many bytes.
+    unsafe {
+        let addr = libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            f.as_raw_fd(),
+            0,
+        );
+        assert_ne!(addr, libc::MAP_FAILED, "mmap {}", p.display());
+        let mut vec = vec![0u8; len.div_ceil(4096)];
+        let r = libc::mincore(addr, len, vec.as_mut_ptr());
+        libc::munmap(addr, len);
+        assert_eq!(r, 0, "mincore {}", p.display());
+        vec.iter().filter(|&&b| b & 1 == 1).count()
+    }
+}
+
+/// With fopen-keep-cache (the default) what this mount wrote stays in the kernel's page cache
+/// across the attribute refresh that shows the write's new mtime, while another client's
+/// same-size overwrite (only the mtime tells) drops it, as the kernel's auto-invalidation would.
+#[test]
+fn own_writes_stay_cached_and_other_clients_overwrites_do_not() {
+    helper_installed();
+    let vol = TestVolume::new("cachep", "1x3");
+    let rs = vol.mount_rs("");
+    let c = vol.mount_c_client();
+    // Past quick-read's 64 KiB: reads of it are the kernel's page cache or the bricks.
+    let mut rng = Rng(0x5eed_0007);
+    let first = rng.bytes(256 * 1024);
+    std::fs::write(rs.path("big"), &first).unwrap();
+    std::thread::sleep(PAST_TIMEOUT);
+    let md = std::fs::metadata(rs.path("big")).unwrap();
+    assert_eq!(md.len(), first.len() as u64);
+    assert_eq!(
+        resident_pages(&rs.path("big")),
+        first.len() / 4096,
+        "own write no longer cached after the attribute refresh"
+    );
+    assert!(std::fs::read(rs.path("big")).unwrap() == first);
+
+    let second = rng.bytes(first.len());
+    let f = OpenOptions::new().write(true).open(c.path("big")).unwrap();
+    f.write_all_at(&second, 0).unwrap();
+    close(f).unwrap();
+    std::thread::sleep(PAST_TIMEOUT);
+    assert!(
+        std::fs::read(rs.path("big")).unwrap() == second,
+        "the C client's same-size overwrite not seen after the timeout"
+    );
+}

@@ -32,6 +32,7 @@ use crate::flags::{
 };
 use crate::inode::{gfid_to_ino, InodeTable, ROOT_INO};
 use crate::mdcache::MdCache;
+use crate::pagecache::DataVersions;
 use crate::writebehind::WriteBehind;
 use crate::xattr::{self, GetAction, XattrPolicy, XattrReply};
 use crate::{FuseOptions, MountStats};
@@ -184,6 +185,9 @@ pub(crate) struct Core {
     /// How many files created in a row were written before they were closed: from
     /// [`WRITES_AFTER_CREATE`] on, a new file's first write is prepared at create.
     create_writes: AtomicU32,
+    /// What the kernel was told of each file's mtime, to drop its cached pages when another
+    /// client changed it (with `fopen-keep-cache`; [`crate::pagecache`]).
+    versions: DataVersions,
 }
 
 /// Created files written in a row before [`Core::create`] prepares the next one's first write.
@@ -265,6 +269,7 @@ impl Core {
                 .write_behind
                 .then(|| WriteBehind::new(WRITE_BEHIND_WINDOW, WRITE_BEHIND_TOTAL)),
             create_writes: AtomicU32::new(0),
+            versions: DataVersions::default(),
         }
     }
 
@@ -317,7 +322,35 @@ impl Core {
                     "inode number collision between two live GFIDs; EIO");
                 libc::EIO
             })?;
-        Ok(to_file_attr(iatt, ino))
+        Ok(self.kernel_attr(iatt, ino))
+    }
+
+    /// The attributes to give the kernel for `iatt`. With kept pages (`fopen-keep-cache`), a
+    /// regular file whose mtime moved without a write of this mount has its pages dropped.
+    fn kernel_attr(&self, iatt: &Iatt, ino: u64) -> FileAttr {
+        if self.cfg.keep_cache && iatt.is_reg() {
+            let writing = !self.wb_idle(&iatt.gfid);
+            if self
+                .versions
+                .told(ino, (iatt.mtime, iatt.mtime_nsec), writing)
+            {
+                self.drop_pages(ino);
+            }
+        }
+        to_file_attr(iatt, ino)
+    }
+
+    /// Ask the kernel to drop the cached pages of `ino` (from a blocking thread: the kernel may
+    /// wait for page locks that reads in progress hold).
+    fn drop_pages(&self, ino: u64) {
+        let Some(notifier) = self.notifier.get().cloned() else {
+            return;
+        };
+        tracing::debug!(ino, "changed elsewhere: dropping cached pages");
+        self.rt.spawn_blocking(move || {
+            // ENOENT: the kernel no longer has the inode.
+            let _ = notifier.inval_inode(INodeNo(ino), 0, 0);
+        });
     }
 
     /// xdata of the kernel's lookups: a GFID for a new entry, and quick-read's content request.
@@ -384,7 +417,7 @@ impl Core {
         if !self.wb_idle(&gfid) {
             return None;
         }
-        self.md.get(&gfid).map(|iatt| to_file_attr(&iatt, ino))
+        self.md.get(&gfid).map(|iatt| self.kernel_attr(&iatt, ino))
     }
 
     /// open-behind: no open on the bricks until something needs a real one (a lock, the file
@@ -497,7 +530,7 @@ impl Core {
                     .await
                     .map_err(|e| errno_of(&e))?;
                 self.md.put(&iatt);
-                return Ok(to_file_attr(&iatt, ino));
+                return Ok(self.kernel_attr(&iatt, ino));
             }
         }
         let gfid = self.gfid(ino)?;
@@ -512,7 +545,7 @@ impl Core {
         };
         let iatt = iatt.map_err(|e| inode_errno(e.errno()))?;
         self.md.put(&iatt);
-        Ok(to_file_attr(&iatt, ino))
+        Ok(self.kernel_attr(&iatt, ino))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -619,7 +652,7 @@ impl Core {
         if post.gfid == gfid {
             self.md.put(&post);
         }
-        Ok(to_file_attr(&post, ino))
+        Ok(self.kernel_attr(&post, ino))
     }
 
     async fn readlink(&self, id: ReqId, ino: u64) -> Res<Bytes> {
@@ -996,6 +1029,7 @@ impl Core {
         let c = self.groups.caller(&id, owner);
         let len = u32::try_from(data.len()).map_err(|_| libc::EINVAL)?;
         of.wrote.store(true, Ordering::Release);
+        self.versions.wrote(of.ino);
         self.md.invalidate(&of.gfid);
         if let Some(wb) = self.wb.as_ref().filter(|_| of.flags & SYNC_WRITES != 0) {
             // O_SYNC/O_DSYNC/O_APPEND writes are not acknowledged early, but they go after every
@@ -1149,7 +1183,7 @@ impl Core {
             lock(&self.inodes)
                 .remember(Some((dir_ino, name)), iatt.gfid)
                 .ok();
-            Some(to_file_attr(&iatt, ino))
+            Some(self.kernel_attr(&iatt, ino))
         }
     }
 
@@ -1206,7 +1240,9 @@ impl Core {
             if full {
                 if counted {
                     // The kernel never saw it: take the lookup back.
-                    lock(&self.inodes).forget(attr.ino.0, 1);
+                    if lock(&self.inodes).forget(attr.ino.0, 1) {
+                        self.versions.forget(attr.ino.0);
+                    }
                 }
                 ds.entries.push_front(e);
                 break;
@@ -1590,9 +1626,8 @@ impl Filesystem for GlusterFs {
         if cfg.writeback {
             want |= InitFlags::FUSE_WRITEBACK_CACHE;
         }
-        if cfg.keep_cache {
-            want |= InitFlags::FUSE_AUTO_INVAL_DATA;
-        }
+        // With kept pages the daemon drops them when another client changed a file
+        // (pagecache.rs); the kernel's FUSE_AUTO_INVAL_DATA would drop what we wrote ourselves.
         let missing = want & !caps;
         if !missing.is_empty() {
             tracing::warn!(?missing, "kernel lacks FUSE capabilities");
@@ -1635,7 +1670,9 @@ impl Filesystem for GlusterFs {
 
     // BATCH_FORGET: fuser 0.18 does not export its entry type, so its default calls this per node.
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
-        lock(&self.core.inodes).forget(ino.0, nlookup);
+        if lock(&self.core.inodes).forget(ino.0, nlookup) {
+            self.core.versions.forget(ino.0);
+        }
     }
 
     fn getattr(&self, req: &Request, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {

@@ -211,9 +211,10 @@ impl InodeTable {
     }
 
     /// The kernel dropped `n` lookups of `ino`.
-    pub fn forget(&mut self, ino: u64, n: u64) {
+    /// Take `n` lookups away; true when the kernel no longer holds `ino`.
+    pub fn forget(&mut self, ino: u64, n: u64) -> bool {
         if ino == ROOT_INO {
-            return;
+            return false;
         }
         let now_zero = match self.inodes.get_mut(&ino) {
             Some(inode) if inode.nlookup > 0 => {
@@ -233,6 +234,7 @@ impl InodeTable {
             self.push_lru(ino);
             self.trim_lru();
         }
+        now_zero
     }
 
     /// Note a use of `ino` (a request on it), for choosing what to ask the kernel to drop.

@@ -31,6 +31,7 @@ mod inode;
 mod mdcache;
 mod mount;
 mod options;
+mod pagecache;
 mod writebehind;
 mod xattr;
 
