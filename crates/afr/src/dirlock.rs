@@ -24,12 +24,14 @@
 //!   transaction that needs locks in another directory too (rename across directories, rmdir),
 //!   which then locks everything the usual way, in AFR's order.
 //!
-//! While it is held the directory's names are known too: right after taking it, each locked
-//! brick lists the directory (READDIR, names only, from an anonymous fd), and every name one of
-//! our transactions under it touches is added. No other client can add a name while we hold it,
-//! so a lookup of a name on none of those lists is answered ENOENT here ([`known_absent`]): the
-//! negative lookup before each create costs no brick operation and no round trip. Directories
-//! of more than [`MAX_NAMES`] entries, or one a brick could not list, are left to the bricks.
+//! While it is held the directory's names can be known too: at the first lookup under it that
+//! the bricks answer ENOENT ([`negative_seen`]; a loop of creates looks up each new name first,
+//! a loop of unlinks never does), each locked brick lists the directory (READDIR, names only,
+//! from an anonymous fd), and every name one of our transactions under the lock touches is
+//! added. No other client can add a name while we hold it, so a lookup of a name on none of
+//! those lists is answered ENOENT here ([`known_absent`]): the negative lookup before each create
+//! costs no brick operation and no round trip. Directories of more than [`MAX_NAMES`] entries,
+//! or one a brick could not list, are left to the bricks.
 //!
 //! `xlator-option=replicate.eager-entry-lock=off` turns it off.
 
@@ -68,7 +70,9 @@ const LIST_BYTES: u32 = 128 * 1024;
 /// taken, plus every name our transactions under it touched since (created, removed or renamed:
 /// a removed name is kept, which only sends its lookups to the bricks).
 enum Names {
-    /// Being listed; names touched meanwhile.
+    /// Not listed (no negative lookup under this lock yet); names touched so far.
+    Unlisted(HashSet<Bytes>),
+    /// Being listed; names touched before and meanwhile.
     Listing(HashSet<Bytes>),
     Known(HashSet<Bytes>),
     /// Too many, or a brick could not list them.
@@ -78,10 +82,21 @@ enum Names {
 impl Names {
     fn touch(&mut self, name: &Bytes) {
         match self {
-            Names::Listing(s) | Names::Known(s) => {
+            Names::Unlisted(s) | Names::Listing(s) | Names::Known(s) => {
                 s.insert(name.clone());
             }
             Names::Unknown => {}
+        }
+    }
+
+    /// Start listing, unless it was started before: true when the caller is to list.
+    fn start(&mut self) -> bool {
+        match self {
+            Names::Unlisted(touched) => {
+                *self = Names::Listing(std::mem::take(touched));
+                true
+            }
+            _ => false,
         }
     }
 
@@ -418,7 +433,7 @@ async fn acquire_dir(
                     release: false,
                     taken: Instant::now(),
                     last_activity: Instant::now(),
-                    names: Names::Listing(HashSet::new()),
+                    names: Names::Unlisted(HashSet::new()),
                 }))
             }
             None => LockState::None,
@@ -427,18 +442,40 @@ async fn acquire_dir(
     ctx.changed.notify_waiters();
     if ok {
         tokio::spawn(idle_timer(inner.clone(), ctx.clone(), id));
-        let (i2, ctx2, c2, up2) = (inner.clone(), ctx.clone(), c.clone(), up.to_vec());
-        tokio::spawn(async move {
-            let listed = list_names(&i2, &c2, dir, &up2).await;
-            tracing::trace!(afr = %i2.name, %dir, names = ?listed.as_ref().map(HashSet::len), "directory listed under its lock");
-            if let LockState::Held(h) = &mut ctx2.lock().lock {
-                if h.id == id {
-                    h.names.listed(listed);
-                }
-            }
-        });
     }
     ok
+}
+
+/// A lookup of a name in `dir` found nothing on the bricks: if we hold the directory's lock and
+/// have not listed it yet, list it now (in the background), so that the next negative lookups
+/// there are answered without the bricks ([`known_absent`]).
+pub fn negative_seen(inner: &Arc<Inner>, c: &Caller, dir: &Gfid) {
+    if !inner.opts.eager_entry_lock {
+        return;
+    }
+    let Some(ctx) = inner.dir_locks.get(dir) else {
+        return;
+    };
+    let (id, locked) = {
+        let mut st = ctx.lock();
+        let LockState::Held(h) = &mut st.lock else {
+            return;
+        };
+        if h.release || !h.names.start() {
+            return;
+        }
+        (h.id, h.held.locked.clone())
+    };
+    let (inner, c, dir) = (inner.clone(), c.clone(), *dir);
+    tokio::spawn(async move {
+        let listed = list_names(&inner, &c, dir, &locked).await;
+        tracing::trace!(afr = %inner.name, %dir, names = ?listed.as_ref().map(HashSet::len), "directory listed under its lock");
+        if let LockState::Held(h) = &mut ctx.lock().lock {
+            if h.id == id {
+                h.names.listed(listed);
+            }
+        }
+    });
 }
 
 /// Every name in `dir` on the bricks in `locked` (the union of their lists), or `None` if one
@@ -658,7 +695,15 @@ mod tests {
 
     #[test]
     fn names_answer_only_once_listed() {
-        let mut n = Names::Listing(HashSet::new());
+        let mut n = Names::Unlisted(HashSet::new());
+        assert!(!n.absent(b"x"));
+        // Names touched before the listing starts count too.
+        n.touch(&Bytes::from_static(b"early"));
+        // No listing before a negative lookup, and only one.
+        n.listed(Some(set(&[])));
+        assert!(!n.absent(b"x"));
+        assert!(n.start());
+        assert!(!n.start());
         // Nothing is known absent while the bricks are still listing.
         assert!(!n.absent(b"x"));
         // A name our transaction creates meanwhile counts, whatever the listing says.
@@ -666,7 +711,9 @@ mod tests {
         n.listed(Some(set(&["a", "b"])));
         assert!(!n.absent(b"a"));
         assert!(!n.absent(b"new"));
+        assert!(!n.absent(b"early"));
         assert!(n.absent(b"x"));
+        assert!(!n.start());
         n.touch(&Bytes::from_static(b"x"));
         assert!(!n.absent(b"x"));
         // A second listing result (a stale task) changes nothing.
@@ -676,7 +723,8 @@ mod tests {
 
     #[test]
     fn an_unlistable_directory_knows_nothing() {
-        let mut n = Names::Listing(HashSet::new());
+        let mut n = Names::Unlisted(HashSet::new());
+        assert!(n.start());
         n.listed(None);
         assert!(!n.absent(b"x"));
         n.touch(&Bytes::from_static(b"x"));

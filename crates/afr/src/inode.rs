@@ -124,8 +124,8 @@ pub struct State {
     /// Another client asked for the lock while ours was being acquired.
     contended: bool,
     /// Bricks where we created this file already marked dirty for data (the first write's
-    /// pre-op, done by the create: [`born_dirty_xdata`]); taken by the first epoch, or cleared at
-    /// release when no write came.
+    /// pre-op, done by the create: `Afr::born_dirty` in subvol.rs); taken by the first epoch (and
+    /// put back if it fails), or cleared at release when no write came.
     pub born_dirty: Option<Vec<bool>>,
 }
 
@@ -697,15 +697,29 @@ async fn acquire_inner(
         &up,
     );
     let (held, indexed) = tokio::join!(lock, index);
-    let held = held?;
+    // A failed epoch leaves the marker for the next one, or for release to take off.
+    let put_back = |born: &Option<Vec<bool>>| {
+        if born.is_some() {
+            ctx.lock().born_dirty.clone_from(born);
+        }
+    };
+    let held = match held {
+        Ok(h) => h,
+        Err(e) => {
+            put_back(&born);
+            return Err(e);
+        }
+    };
     let no_quorum = !held.locked.iter().any(|&l| l)
         || (inner.opts.quorum.enabled() && !inner.quorum_met(&held.locked));
     if no_quorum {
+        put_back(&born);
         held.unlock(inner).await;
         return Err(held.error.clone().unwrap_or_else(|| {
             FopError::NotConnected(format!("{}: could not lock a quorum of bricks", inner.name))
         }));
     }
+    let born_again = born.clone();
     let (pre, participating) = match born {
         Some(born) => {
             let ok = succeeded(&indexed);
@@ -735,6 +749,7 @@ async fn acquire_inner(
     if !participating.iter().any(|&p| p)
         || (inner.opts.quorum.enabled() && !inner.quorum_met(&participating))
     {
+        put_back(&born_again);
         held.unlock(inner).await;
         let err = crate::changelog_io::first_error(&pre);
         return Err(

@@ -311,7 +311,13 @@ pub async fn lookup(
     if complete {
         crate::selfheal::after_lookup(inner, loc, &replies);
     }
-    let (pick, readable) = interpret(inner, &replies)?;
+    let interpreted = interpret(inner, &replies);
+    if let Err(e) = &interpreted {
+        if e.is(libc::ENOENT) && loc.gfid.is_null() {
+            crate::dirlock::negative_seen(inner, c, &loc.parent);
+        }
+    }
+    let (pick, readable) = interpreted?;
     let Some(Some(Ok(l))) = replies.replies.get(pick) else {
         return Err(FopError::Errno(libc::EIO));
     };
