@@ -719,8 +719,7 @@ async fn acquire_inner(
             FopError::NotConnected(format!("{}: could not lock a quorum of bricks", inner.name))
         }));
     }
-    let born_again = born.clone();
-    let (pre, participating) = match born {
+    let (pre, participating) = match &born {
         Some(born) => {
             let ok = succeeded(&indexed);
             let participating = (0..n)
@@ -749,7 +748,7 @@ async fn acquire_inner(
     if !participating.iter().any(|&p| p)
         || (inner.opts.quorum.enabled() && !inner.quorum_met(&participating))
     {
-        put_back(&born_again);
+        put_back(&born);
         held.unlock(inner).await;
         let err = crate::changelog_io::first_error(&pre);
         return Err(

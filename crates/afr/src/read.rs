@@ -10,7 +10,7 @@ use futures::future::join_all;
 
 use crate::changelog::{add_marker_request, BrickMarkers, Matrix, Readable};
 use crate::inode::{Cached, InodeCtx};
-use crate::policy::read_order;
+use crate::policy::{read_child, read_order};
 use crate::{final_error, timeout_err, Inner};
 
 /// Per-brick lookup answers.
@@ -260,12 +260,8 @@ pub fn interpret(inner: &Arc<Inner>, replies: &Replies) -> fop::Result<(usize, R
     // as any other's and carries the content.
     let with_content = replies.content_from.filter(|&i| cand.get(i) == Some(&true));
     let pick = with_content
-        .or_else(|| {
-            read_order(&gfid, &cand, inner.preferred_reader())
-                .first()
-                .copied()
-        })
-        .or_else(|| read_order(&gfid, &same, None).first().copied())
+        .or_else(|| read_child(&gfid, &cand, inner.preferred_reader()))
+        .or_else(|| read_child(&gfid, &same, None))
         .ok_or(FopError::Errno(libc::EIO))?;
     Ok((pick, readable))
 }
